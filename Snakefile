@@ -1,0 +1,20 @@
+# Privacy protection for photos that show several people.
+# The table of contents: configuration, one include per stage family, the target list.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/detect.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

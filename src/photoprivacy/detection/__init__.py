@@ -1,0 +1,1 @@
+"""Detection stage: people and objects, with DETR's per-query attention maps."""

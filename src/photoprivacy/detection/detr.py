@@ -1,0 +1,197 @@
+"""DETR (transformers ``DetrForObjectDetection``): loading, preprocessing, inference.
+
+Preprocessing follows the original method: resize so the short side is 800
+(torchvision ``Resize(800)`` semantics, optional cap on the long side), scale
+to [0, 1], ImageNet normalisation. A batch is padded bottom/right to its
+largest image and ``pixel_mask`` marks the real pixels, as DETR expects.
+
+For every kept query the last decoder layer's cross-attention, averaged over
+heads, is reshaped to the backbone feature grid and cropped to the cells that
+cover real pixels (padding cells get zero attention).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.transforms.v2 import functional as TF
+
+from ..models.store import model_summary, verify_manifest
+from .boxes import cxcywh_to_xyxy
+from .coco import COCO_LABELS, PERSON_LABEL_ID
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+REQUIRED_FILES = ("config.json", "model.safetensors")
+
+
+@dataclass
+class ImageDetections:
+    """What one image yields: kept detections and their attention maps."""
+
+    detections: list  # dicts: query, label, label_id, score, box_xyxy
+    attention: np.ndarray  # (n_kept, h, w) float32
+    grid: tuple  # (h, w) of the image's own feature grid
+
+
+def pick_device(device="auto"):
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_detr(model_dir, device="cpu", half=False):
+    """Load a local DETR folder (never the network) with eager attention."""
+    from transformers import DetrForObjectDetection
+
+    manifest = verify_manifest(model_dir)
+    model = DetrForObjectDetection.from_pretrained(
+        str(model_dir), local_files_only=True, use_safetensors=True, attn_implementation="eager"
+    )
+    model.eval().to(device)
+    if half:
+        model.half()
+    return model, manifest
+
+
+def resized_size(height, width, short_side, max_side=None):
+    """Target (h, w): short side -> ``short_side``, long side capped at ``max_side``."""
+    short, long = min(height, width), max(height, width)
+    new_short, new_long = short_side, int(short_side * long / short)
+    if max_side is not None and new_long > max_side:
+        new_short, new_long = int(round(max_side * short / long)), max_side
+    return (new_short, new_long) if height <= width else (new_long, new_short)
+
+
+def preprocess(images, short_side=800, max_side=None):
+    """Uint8 (H, W, 3) arrays -> padded, normalised ``pixel_values`` and ``pixel_mask``."""
+    tensors = []
+    for image in images:
+        chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        size = resized_size(chw.shape[1], chw.shape[2], short_side, max_side)
+        resized = TF.resize(chw, list(size), interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+        tensors.append(TF.normalize(resized.float() / 255.0, IMAGENET_MEAN, IMAGENET_STD))
+    height = max(t.shape[1] for t in tensors)
+    width = max(t.shape[2] for t in tensors)
+    pixel_values = torch.zeros(len(tensors), 3, height, width)
+    pixel_mask = torch.zeros(len(tensors), height, width, dtype=torch.long)
+    for index, tensor in enumerate(tensors):
+        pixel_values[index, :, : tensor.shape[1], : tensor.shape[2]] = tensor
+        pixel_mask[index, : tensor.shape[1], : tensor.shape[2]] = 1
+    return pixel_values, pixel_mask
+
+
+def valid_grid_sizes(pixel_mask, grid):
+    """Per image, the (h, w) of feature cells over real pixels, as DETR masks them."""
+    mask = F.interpolate(pixel_mask[None].float(), size=grid).to(torch.bool)[0]
+    return [(int(m[:, 0].sum()), int(m[0, :].sum())) for m in mask]
+
+
+def head_mean_maps(cross_attention, grid, valid):
+    """(heads, queries, h_pad * w_pad) -> (queries, h, w): head mean, cropped to ``valid``."""
+    maps = cross_attention.float().mean(dim=0).reshape(cross_attention.shape[1], *grid)
+    return maps[:, : valid[0], : valid[1]]
+
+
+def label_name(config, label_id):
+    name = (config.id2label or {}).get(label_id)
+    if name is None or name.startswith("LABEL_"):
+        name = COCO_LABELS[label_id] if label_id < len(COCO_LABELS) else f"class_{label_id}"
+    return name
+
+
+class DetrDetector:
+    """Loads DETR once; ``detect`` runs one padded batch per call."""
+
+    name = "detr"
+    has_attention = True
+
+    def __init__(self, model_dir, threshold=0.9, short_side=800, max_side=None, device="auto", half=False):
+        self.device = pick_device(device)
+        self.half = bool(half) and self.device.type == "cuda"
+        self.model, manifest = load_detr(model_dir, self.device, self.half)
+        self.model_info = model_summary(manifest)
+        self.threshold = threshold
+        self.short_side = short_side
+        self.max_side = max_side
+        self._grid = None
+        self.model.model.input_projection.register_forward_hook(self._remember_grid)
+
+    def _remember_grid(self, module, inputs, output):
+        self._grid = tuple(output.shape[-2:])
+
+    def forward(self, pixel_values, pixel_mask):
+        """The bare model call (also what benchmarks time)."""
+        dtype = torch.float16 if self.half else torch.float32
+        with torch.inference_mode():
+            return self.model(
+                pixel_values=pixel_values.to(self.device, dtype),
+                pixel_mask=pixel_mask.to(self.device),
+                output_attentions=True,
+            )
+
+    def detect(self, images, relpaths=None):
+        """Detections and attention maps for a list of uint8 RGB arrays."""
+        pixel_values, pixel_mask = preprocess(images, self.short_side, self.max_side)
+        outputs = self.forward(pixel_values, pixel_mask)
+        probabilities = outputs.logits.float().softmax(-1)[..., :-1]  # drop "no object"
+        scores, label_ids = probabilities.max(-1)
+        last_layer = outputs.cross_attentions[-1]
+        results = []
+        for index, (image, valid) in enumerate(zip(images, valid_grid_sizes(pixel_mask, self._grid))):
+            keep = torch.nonzero(scores[index] > self.threshold).flatten()
+            height, width = image.shape[:2]
+            boxes = cxcywh_to_xyxy(outputs.pred_boxes[index, keep].float().cpu().numpy(), width, height)
+            maps = head_mean_maps(last_layer[index], self._grid, valid)[keep]
+            detections = [
+                {
+                    "query": int(query),
+                    "label": label_name(self.model.config, int(label_ids[index, query])),
+                    "label_id": int(label_ids[index, query]),
+                    "score": round(float(scores[index, query]), 6),
+                    "box_xyxy": [round(float(v), 2) for v in box],
+                }
+                for query, box in zip(keep.tolist(), boxes)
+            ]
+            results.append(ImageDetections(detections, maps.cpu().numpy().astype(np.float32), valid))
+        return results
+
+
+def build_random_detr(model_dir, size="tiny", seed=0):
+    """Save a randomly initialised DETR of the real classes to ``model_dir``.
+
+    ``full`` has facebook/detr-resnet-50's architecture (timm ResNet-50
+    backbone, 6+6 layers, 100 queries) for timing. ``tiny`` is a few thousand
+    parameters with a small transformers ResNet backbone. Its weights are
+    drawn at a larger scale (``init_std``, query embeddings x10) so queries
+    attend to different places and predict different boxes, and its
+    classifier leans towards 'person' so that some queries pass the default
+    0.9 threshold and offline runs give person-dependent stages work to do.
+    """
+    from transformers import DetrConfig, DetrForObjectDetection, ResNetConfig
+
+    torch.manual_seed(seed)
+    id2label = dict(enumerate(COCO_LABELS))
+    common = {"num_labels": len(COCO_LABELS), "id2label": id2label, "attn_implementation": "eager"}
+    if size == "full":
+        config = DetrConfig(**common)
+    elif size == "tiny":
+        backbone = ResNetConfig(
+            embedding_size=8, hidden_sizes=[8, 16, 16, 32], depths=[1, 1, 1, 1], out_features=["stage4"]
+        )
+        config = DetrConfig(
+            backbone_config=backbone, d_model=32, encoder_layers=1, decoder_layers=2,
+            encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+            decoder_ffn_dim=64, num_queries=12, init_std=0.3, **common,
+        )
+    else:
+        raise ValueError(f"unknown random DETR size '{size}' (expected 'tiny' or 'full')")
+    model = DetrForObjectDetection(config).eval()
+    if size == "tiny":
+        with torch.no_grad():
+            model.model.query_position_embeddings.weight.mul_(10.0)
+            model.bbox_predictor.layers[-1].bias.zero_()  # boxes around the centre, not a corner
+            model.class_labels_classifier.bias[PERSON_LABEL_ID] += 6.0
+    model.save_pretrained(str(model_dir), safe_serialization=True)
+    return model

@@ -1,0 +1,81 @@
+"""The detection stage over one shard: decode, detect in batches, write artifacts.
+
+Every image of the shard gets its JSON and .npz. An image that cannot be
+decoded gets a JSON with ``status: rejected`` and its reason (and an empty
+.npz), so the rest of the run goes on and the summary can list it.
+"""
+
+import logging
+import time
+
+import numpy as np
+
+from ..artifacts import provenance, write_json, write_npz
+from ..errors import ImageRejected
+from ..images import load_rgb
+from ..stages import STAGE_VERSIONS
+
+SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+
+def detection_record(image_id, source, detector_name, has_attention, prov, image=None, result=None, reason=None):
+    """The per-image detection JSON (workflow/schemas/detect.schema.json)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "image_id": image_id,
+        "source": str(source),
+        "status": "rejected" if reason else "ok",
+        "reason": reason,
+        "image": None if image is None else {"width": int(image.shape[1]), "height": int(image.shape[0])},
+        "detector": detector_name,
+        "attention": {
+            "available": bool(has_attention) and result is not None,
+            "grid": [int(result.grid[0]), int(result.grid[1])] if result is not None and has_attention else None,
+        },
+        "detections": [] if result is None else [dict(d, index=i) for i, d in enumerate(result.detections)],
+        "provenance": prov,
+    }
+
+
+def attention_arrays(result=None):
+    """The per-image detection .npz (workflow/schemas/detect.npz.schema.yaml)."""
+    if result is None:
+        return {"query": np.zeros(0, np.int64), "attention": np.zeros((0, 0, 0), np.float32),
+                "h": np.int64(0), "w": np.int64(0)}
+    queries = [-1 if d["query"] is None else d["query"] for d in result.detections]
+    return {"query": np.asarray(queries, np.int64).reshape(-1), "attention": result.attention,
+            "h": np.int64(result.attention.shape[1]), "w": np.int64(result.attention.shape[2])}
+
+
+def run_detect_shard(items, detector, params, batch_size, max_pixels):
+    """Run ``detector`` over ``items`` (dicts: id, path, source, relpath, json, npz).
+
+    Returns a dict of counts and seconds for the job log.
+    """
+    prov = provenance("detect", STAGE_VERSIONS["detect"], params, detector.model_info)
+    stats = {"images": 0, "rejected": 0, "detections": 0, "model_seconds": 0.0}
+    for start in range(0, len(items), batch_size):
+        loaded, pixels = [], []
+        for item in items[start : start + batch_size]:
+            try:
+                pixels.append(load_rgb(item["path"], max_pixels))
+                loaded.append(item)
+            except ImageRejected as rejected:
+                log.warning("rejected %s (%s): %s", item["id"], item["path"], rejected.reason)
+                stats["rejected"] += 1
+                write_json(item["json"], detection_record(
+                    item["id"], item["source"], detector.name, detector.has_attention, prov, reason=rejected.reason))
+                write_npz(item["npz"], **attention_arrays())
+        if not loaded:
+            continue
+        began = time.perf_counter()
+        results = detector.detect(pixels, [item["relpath"] for item in loaded])
+        stats["model_seconds"] += time.perf_counter() - began
+        for item, image, result in zip(loaded, pixels, results):
+            write_json(item["json"], detection_record(
+                item["id"], item["source"], detector.name, detector.has_attention, prov, image, result))
+            write_npz(item["npz"], **attention_arrays(result))
+            stats["images"] += 1
+            stats["detections"] += len(result.detections)
+    return stats

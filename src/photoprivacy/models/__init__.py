@@ -1,0 +1,1 @@
+"""Model files as workflow inputs: fetched from the hub or built offline, with a manifest."""

@@ -1,0 +1,43 @@
+"""One entry per model family: the files ``from_pretrained`` needs and its random builder.
+
+Adding a family (a captioner, a scene classifier) is one entry here; the
+fetch and offline-build rules serve every family through these two functions.
+"""
+
+import importlib
+
+from .store import fetch_from_hub, write_manifest
+
+FAMILIES = {
+    "detr": {
+        "required_files": ("config.json", "model.safetensors"),
+        "builder": "photoprivacy.detection.detr:build_random_detr",
+    },
+}
+
+
+def family(name):
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown model family '{name}' (known: {sorted(FAMILIES)})") from None
+
+
+def fetch_pretrained(name, model_id, revision, model_dir, expected_sha256=None):
+    """Fetch a family's pretrained files; check them against pinned SHA-256 values."""
+    manifest = fetch_from_hub(model_id, revision, model_dir, family(name)["required_files"])
+    for filename, digest in (expected_sha256 or {}).items():
+        found = manifest["files"].get(filename, {}).get("sha256")
+        if found != digest:
+            raise ValueError(
+                f"{model_dir}/{filename}: SHA-256 {found} differs from the pinned {digest} "
+                f"(config key models.{name}.sha256)"
+            )
+    return manifest
+
+
+def build_random(name, model_dir, size, seed):
+    """Build a randomly initialised model of the family's real classes, same file layout."""
+    module, function = family(name)["builder"].split(":")
+    getattr(importlib.import_module(module), function)(model_dir, size=size, seed=seed)
+    return write_manifest(model_dir, "offline", f"random-{name}-{size}", f"seed-{seed}")

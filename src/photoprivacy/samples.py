@@ -1,0 +1,121 @@
+"""Which photos a run covers: discovery, image ids, and shard assignment.
+
+An image id is derived from the photo's path relative to the input folder, so
+it is stable across machines and safe as a file name: accents are folded to
+ASCII, path separators become ``__``, anything else outside ``[A-Za-z0-9._-]``
+becomes ``_``. Where characters cannot be folded (e.g. Chinese script) a short
+hash of the relative path keeps ids distinct. Two photos that still map to one
+id are an error naming both.
+"""
+
+import csv
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+
+from .errors import ConfigError
+
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_ID_RE = re.compile(ID_PATTERN + r"\Z")
+
+
+def image_id_from_relpath(relpath):
+    """Derive the image id of a photo from its path relative to the input folder."""
+    relpath = Path(relpath)
+    stem_parts = [*relpath.parts[:-1], relpath.stem]
+    original = "/".join(stem_parts)
+    folded = unicodedata.normalize("NFKD", original)
+    lost = any(ord(ch) > 127 and not unicodedata.combining(ch) for ch in folded)
+    ascii_text = folded.encode("ascii", "ignore").decode("ascii")
+    slug = "__".join(_UNSAFE.sub("_", part).strip("_") for part in ascii_text.split("/"))
+    slug = slug.strip("._-")
+    if lost or not slug:
+        digest = hashlib.sha1(relpath.as_posix().encode("utf-8")).hexdigest()[:8]
+        slug = f"{slug}_{digest}" if slug else f"img_{digest}"
+    return slug
+
+
+def discover_images(folder, extensions):
+    """Map image id -> path for every image below ``folder`` (recursive)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"config key input.images: folder '{folder}' does not exist")
+    suffixes = {"." + ext.lower().lstrip(".") for ext in extensions}
+    images = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix.lower() in suffixes and not _is_hidden(path, folder):
+            _add_unique(images, image_id_from_relpath(path.relative_to(folder)), path)
+    return images
+
+
+def read_sample_sheet(sheet):
+    """Map image id -> path from a CSV with columns ``id`` and ``path``.
+
+    Relative paths are taken relative to the sheet's folder.
+    """
+    sheet = Path(sheet)
+    if not sheet.is_file():
+        raise ConfigError(f"config key input.sample_sheet: file '{sheet}' does not exist")
+    images = {}
+    with sheet.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"id", "path"} - set(reader.fieldnames or [])
+        if missing:
+            raise ConfigError(
+                f"config key input.sample_sheet: '{sheet}' lacks column(s) {sorted(missing)}"
+            )
+        for line, row in enumerate(reader, start=2):
+            image_id = row["id"].strip()
+            if not _ID_RE.match(image_id):
+                raise ConfigError(
+                    f"config key input.sample_sheet: '{sheet}' line {line}: id '{image_id}' "
+                    f"is not safe as a file name (allowed: {ID_PATTERN})"
+                )
+            path = Path(row["path"].strip())
+            _add_unique(images, image_id, path if path.is_absolute() else sheet.parent / path)
+    return images
+
+
+def collect_images(input_config):
+    """Images of a run from the ``input`` config section (sample sheet wins over folder)."""
+    if input_config.get("sample_sheet"):
+        images = read_sample_sheet(input_config["sample_sheet"])
+    else:
+        images = discover_images(input_config["images"], input_config["extensions"])
+    if not images:
+        source = input_config.get("sample_sheet") or input_config["images"]
+        raise ConfigError(f"config key input: no images found in '{source}'")
+    return images
+
+
+def shard_of(image_id, n_shards):
+    """Stable bucket of an image id: a hash, so adding one image moves no other."""
+    digest = hashlib.sha256(image_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % n_shards
+
+
+def shard_name(index):
+    return f"{index:04d}"
+
+
+def assign_shards(image_ids, n_shards):
+    """Map shard name -> sorted image ids; shards without images are left out."""
+    shards = {}
+    for image_id in sorted(image_ids):
+        shards.setdefault(shard_name(shard_of(image_id, n_shards)), []).append(image_id)
+    return dict(sorted(shards.items()))
+
+
+def _add_unique(images, image_id, path):
+    if image_id in images:
+        raise ConfigError(
+            f"config key input: '{images[image_id]}' and '{path}' both map to image id "
+            f"'{image_id}'; rename one of them"
+        )
+    images[image_id] = path
+
+
+def _is_hidden(path, root):
+    return any(part.startswith(".") for part in path.relative_to(root).parts)

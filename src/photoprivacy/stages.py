@@ -1,0 +1,9 @@
+"""Stage versions: bump a stage's number when its logic changes.
+
+The workflow puts these in each rule's ``params``, so Snakemake reruns a stage
+(and what follows) after a change to library code it cannot see.
+"""
+
+STAGE_VERSIONS = {
+    "detect": 1,
+}

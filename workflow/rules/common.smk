@@ -1,0 +1,115 @@
+# Shared vocabulary of the workflow: config validation, the image table,
+# shards, model locations and stage parameters. Helpers only, no rules.
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from photoprivacy import samples
+from photoprivacy.errors import ConfigError
+from photoprivacy.stages import STAGE_VERSIONS
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+if config["detect"]["method"] == "annotations" and not config["detect"]["annotations"]:
+    raise WorkflowError(
+        "config key detect.annotations: required when detect.method is 'annotations'"
+    )
+
+try:
+    IMAGES = samples.collect_images(config["input"])
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+SHARDS = samples.assign_shards(IMAGES, config["execution"]["shards"])
+MODELS_DIR = config["models"]["dir"]
+
+
+wildcard_constraints:
+    image_id=samples.ID_PATTERN,
+    family="[a-z0-9_]+",
+    size="tiny|full",
+
+
+def image_relpath(image_id):
+    """Path of an image as the user knows it (relative to the input folder when there is one)."""
+    path = Path(IMAGES[image_id])
+    if config["input"]["sample_sheet"]:
+        return path.as_posix()
+    return path.relative_to(config["input"]["images"]).as_posix()
+
+
+def shard_items(shard, outputs):
+    """What a shard job processes: one dict per image with its source and output files."""
+    items = []
+    for image_id in SHARDS[shard]:
+        item = {"id": image_id, "path": str(IMAGES[image_id]), "relpath": image_relpath(image_id)}
+        item["source"] = item["relpath"]
+        item.update({key: pattern.format(image_id=image_id) for key, pattern in outputs.items()})
+        items.append(item)
+    return items
+
+
+def shard_outputs(shard, pattern):
+    return expand(pattern, image_id=SHARDS[shard])
+
+
+def model_dir(family):
+    if config["offline"]:
+        return f"{MODELS_DIR}/offline/{family}-{config['models']['offline_size']}"
+    return f"{MODELS_DIR}/hub/{family}"
+
+
+def model_manifest(family):
+    return f"{model_dir(family)}/manifest.json"
+
+
+def model_params(family):
+    """The model's identity, part of every stage's params that uses it."""
+    if config["offline"]:
+        return {
+            "source": "offline",
+            "family": family,
+            "size": config["models"]["offline_size"],
+            "seed": config["models"]["offline_seed"],
+        }
+    spec = config["models"][family]
+    return {"source": "hub", "id": spec["id"], "revision": spec["revision"]}
+
+
+def job_resources(stage):
+    return config["resources"][stage]
+
+
+def detect_params():
+    """Everything that changes detection output; a change reruns detection and what follows."""
+    settings = config["detect"]
+    params = {"version": STAGE_VERSIONS["detect"], "method": settings["method"]}
+    if settings["method"] == "annotations":
+        params["annotations"] = settings["annotations"]
+    else:
+        params.update(
+            model=model_params("detr"),
+            threshold=settings["threshold"],
+            short_side=settings["short_side"],
+            max_side=settings["max_side"],
+            # Padding to the batch's largest image changes DETR's numbers slightly.
+            batch_size=config["execution"]["batch_size"],
+            half_precision=config["execution"]["half_precision"],
+        )
+    return params
+
+
+def detect_model_input():
+    if config["detect"]["method"] == "annotations":
+        return config["detect"]["annotations"]
+    return model_manifest("detr")
+
+
+def get_final_outputs():
+    return [
+        *expand("results/detect/{image_id}.json", image_id=sorted(IMAGES)),
+        *expand("results/detect/{image_id}.npz", image_id=sorted(IMAGES)),
+        "results/summary/rejected.tsv",
+    ]

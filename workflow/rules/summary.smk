@@ -1,0 +1,14 @@
+# Run summary: which images could not be used, and why.
+
+
+rule summarize_rejected:
+    input:
+        detections=expand("results/detect/{image_id}.json", image_id=sorted(IMAGES)),
+    output:
+        rejected="results/summary/rejected.tsv",
+    log:
+        "results/logs/summary/rejected.log",
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../../scripts/summarize_rejected.py"
