@@ -1,0 +1,46 @@
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_PHOTOS = REPO.parent / "shared" / "data" / "photos"
+SCHEMAS = REPO / "workflow" / "schemas"
+
+
+@pytest.fixture(scope="session")
+def shared_photos():
+    photos = sorted(p for p in SHARED_PHOTOS.glob("*") if p.suffix.lower() in (".jpg", ".png"))
+    if not photos:
+        pytest.skip(f"no shared photos in {SHARED_PHOTOS}")
+    return photos
+
+
+@pytest.fixture(scope="session")
+def tiny_detr_dir(tmp_path_factory):
+    """A tiny random DETR saved with its manifest, as the offline profile builds it."""
+    from photoprivacy.models.families import build_random
+
+    model_dir = tmp_path_factory.mktemp("models") / "detr-tiny"
+    build_random("detr", model_dir, "tiny", seed=0)
+    return model_dir
+
+
+def gradient_image(height, width, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 255, width, dtype=np.float64)[None, :, None]
+    noise = rng.integers(0, 40, size=(height, width, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def save_image(path, array, **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **kwargs)
+    return path
+
+
+def copy_tree(src, dst):
+    shutil.copytree(src, dst)
+    return dst
