@@ -1,6 +1,7 @@
 """Rule detect_<shard>: detections and DETR attention maps for one shard of images."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inference reads local files only
 
@@ -20,7 +21,7 @@ if stage["method"] == "annotations":
     detector = AnnotationDetector(stage["annotations"])
 else:
     detector = DetrDetector(
-        snakemake.params.model_dir,
+        Path(snakemake.input.model).parent,
         threshold=stage["threshold"],
         short_side=stage["short_side"],
         max_side=stage["max_side"],

@@ -5,5 +5,6 @@ The workflow puts these in each rule's ``params``, so Snakemake reruns a stage
 """
 
 STAGE_VERSIONS = {
+    "offline_model": 1,  # the random builders in models/families.py
     "detect": 1,
 }

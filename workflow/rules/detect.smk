@@ -25,7 +25,6 @@ for shard in SHARDS:
         params:
             stage=detect_params(),
             images=shard_items(shard, DETECT_OUTPUTS),
-            model_dir=model_dir("detr"),
             max_image_pixels=config["execution"]["max_image_pixels"],
         threads: 2
         resources:

@@ -23,6 +23,7 @@ rule build_offline_model:
         "results/logs/models/offline-{family}-{size}.log",
     params:
         seed=config["models"]["offline_seed"],
+        version=STAGE_VERSIONS["offline_model"],
     conda:
         "../../envs/models.yaml"
     script:

@@ -1,0 +1,183 @@
+"""The workflow itself, run by Snakemake on the offline profile (tiny random models)."""
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from photoprivacy.artifacts import load_schema, read_json, validate_npz
+
+from conftest import REPO, SCHEMAS, gradient_image, save_image
+from test_detect_stage import schema_validator
+
+pytestmark = pytest.mark.workflow
+
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+BAD_IMAGES = {"bad__truncated": "cannot decode", "bad__empty": "empty file (0 bytes)",
+              "bad__notes": "not an image (format not recognised)"}
+
+
+def snakemake(workdir, *args, check=True):
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--profile", str(REPO / "profiles" / "offline"), *args]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+    if check and done.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+def planned_jobs(workdir, *args):
+    """Rule name -> job count of a dry run ({} when nothing is to be done)."""
+    out = snakemake(workdir, "-n", *args).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+def write_config(workdir, name="config.yaml", **detect):
+    config = {
+        "input": {"images": str(workdir / "photos")},
+        "execution": {"shards": 4, "batch_size": 2},
+        "models": {"detr": {"id": "facebook/detr-resnet-50",
+                            "revision": "1d5f47bd3bdd2c4bbfa585418ffe6da5028b4c0b"}},
+        "detect": {"threshold": 0.9, **detect},
+    }
+    (workdir / name).write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A project folder: the shared photos, generated ones (odd names, modes) and broken files."""
+    workdir = tmp_path_factory.mktemp("project")
+    photos = workdir / "photos"
+    shared = REPO.parent / "shared" / "data" / "photos"
+    photos.mkdir()
+    for photo in shared.glob("*.*g") if shared.is_dir() else []:
+        shutil.copy(photo, photos / photo.name)
+    save_image(photos / "generated" / "street scene 1.png", gradient_image(120, 200, seed=1))
+    save_image(photos / "generated" / "Ünïcode café.jpg", gradient_image(90, 60, seed=2))
+    Image.fromarray(np.full((40, 50), 30000, np.uint16)).save(photos / "generated" / "deep.png")
+    save_image(photos / "generated" / "gray.jpg", gradient_image(64, 64, seed=3)[:, :, 0])
+    (photos / "bad").mkdir()
+    buffer = io.BytesIO()
+    Image.fromarray(gradient_image(80, 80)).save(buffer, format="JPEG")
+    (photos / "bad" / "truncated.jpg").write_bytes(buffer.getvalue()[:300])
+    (photos / "bad" / "empty.jpg").write_bytes(b"")
+    (photos / "bad" / "notes.jpg").write_text("not a photo")
+    write_config(workdir)
+    snakemake(workdir)
+    return workdir
+
+
+def image_ids(project):
+    return sorted(p.stem for p in (project / "results" / "detect").glob("*.json"))
+
+
+def test_every_image_gets_valid_artifacts(project):
+    ids = image_ids(project)
+    expected = {"generated__street_scene_1", "generated__Unicode_cafe", "generated__deep", "generated__gray",
+                *BAD_IMAGES}
+    if (REPO.parent / "shared" / "data" / "photos").is_dir():
+        expected |= {"astronaut", "city", "coco01", "coco02"}
+    assert set(ids) == expected
+    validator = schema_validator()
+    npz_schema = load_schema(SCHEMAS / "detect.npz.schema.yaml")
+    for image_id in ids:
+        record = read_json(project / "results" / "detect" / f"{image_id}.json")
+        validator.validate(record)
+        sizes = validate_npz(project / "results" / "detect" / f"{image_id}.npz", npz_schema)
+        assert sizes["n"] == len(record["detections"])
+        if image_id in BAD_IMAGES:
+            assert record["status"] == "rejected" and BAD_IMAGES[image_id] in record["reason"]
+        else:
+            assert record["status"] == "ok" and record["attention"]["available"]
+            assert record["provenance"]["model"] == {"source": "offline", "id": "random-detr-tiny",
+                                                     "revision": "seed-0"}
+    # The tiny model is biased towards 'person' so some queries pass 0.9 on real photos.
+    assert sum(len(read_json(project / "results" / "detect" / f"{i}.json")["detections"]) for i in ids) > 0
+
+
+def test_rejected_images_are_listed_with_reasons(project):
+    lines = (project / "results" / "summary" / "rejected.tsv").read_text().splitlines()
+    assert lines[0] == "image_id\tsource\tstage\treason"
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines[1:]}
+    assert set(rows) == set(BAD_IMAGES)
+    assert rows["bad__empty"] == ["bad__empty", "bad/empty.jpg", "detect", "empty file (0 bytes)"]
+
+
+def test_each_shard_job_writes_a_log_and_a_benchmark(project):
+    logs = sorted((project / "results" / "logs" / "detect").glob("*.log"))
+    benchmarks = sorted((project / "results" / "benchmarks" / "detect").glob("*.tsv"))
+    assert 1 < len(logs) <= 4 and [p.stem for p in logs] == [p.stem for p in benchmarks]
+    assert all("shard done" in p.read_text() for p in logs)
+    assert all(p.read_text().startswith("s\th:m:s\tmax_rss") for p in benchmarks)
+
+
+def test_unchanged_run_has_nothing_to_do(project):
+    assert planned_jobs(project) == {}
+
+
+def test_editing_one_image_reruns_one_shard(project):
+    save_image(project / "photos" / "generated" / "street scene 1.png", gradient_image(120, 200, seed=9))
+    jobs = planned_jobs(project)
+    detect_jobs = [name for name in jobs if name.startswith("detect_")]
+    assert len(detect_jobs) == 1 and jobs[detect_jobs[0]] == 1
+    assert set(jobs) == {detect_jobs[0], "summarize_rejected", "all"}
+    snakemake(project)
+    assert planned_jobs(project) == {}
+
+
+def test_changing_the_threshold_reruns_detection_and_what_follows(project):
+    write_config(project, "changed.yaml", threshold=0.5)
+    jobs = planned_jobs(project, "--configfile", "changed.yaml")
+    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
+    assert sum(count for name, count in jobs.items() if name.startswith("detect_")) == shards
+    assert "summarize_rejected" in jobs and "build_offline_model" not in jobs
+
+
+def test_one_artifact_can_be_asked_for_by_name(project):
+    target = project / "results" / "detect" / "generated__gray.json"
+    target.unlink()
+    jobs = planned_jobs(project, "results/detect/generated__gray.json")
+    assert len(jobs) == 1 and next(iter(jobs)).startswith("detect_")
+    snakemake(project, "results/detect/generated__gray.json")
+    assert target.is_file()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"detect": {"threshold": "high"}}, r"'high' is not of type 'number'[\s\S]*\['detect'\]\['threshold'\]"),
+        ({"detect": {"method": "yolo"}}, r"'yolo' is not one of \['detr', 'annotations'\][\s\S]*\['detect'\]\['method'\]"),
+        ({"detect": {"treshold": 0.5}}, r"'treshold' was unexpected"),
+        ({"input": {"images": "no/such/folder"}}, r"config key input.images: folder 'no/such/folder' does not exist"),
+        ({"detect": {"method": "annotations"}}, r"config key detect.annotations: required"),
+    ],
+)
+def test_bad_config_stops_at_start_naming_the_key(tmp_path, change, message):
+    (tmp_path / "photos").mkdir()
+    save_image(tmp_path / "photos" / "a.png", gradient_image(10, 10))
+    write_config(tmp_path)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    for section, values in change.items():
+        config[section].update(values)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "-n", check=False)
+    assert done.returncode != 0
+    assert re.search(message, done.stdout + done.stderr), done.stdout + done.stderr
+
+
+def test_lint_is_clean(project):
+    done = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(project), "--lint"],
+                          capture_output=True, text=True, cwd=project)
+    assert "Congratulations, your workflow is in a good condition!" in done.stdout + done.stderr, done.stdout
