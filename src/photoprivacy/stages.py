@@ -7,4 +7,8 @@ The workflow puts these in each rule's ``params``, so Snakemake reruns a stage
 STAGE_VERSIONS = {
     "offline_model": 1,  # the random builders in models/families.py
     "detect": 1,
+    "persons": 1,
+    "faces": 1,
+    "fakes": 1,
+    "render_scenario2": 1,
 }

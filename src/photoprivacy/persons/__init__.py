@@ -1,0 +1,1 @@
+"""Scenario 2, step one: how important is each detected person."""
