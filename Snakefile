@@ -11,6 +11,9 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/detect.smk"
+include: "workflow/rules/persons.smk"
+include: "workflow/rules/faces.smk"
+include: "workflow/rules/render.smk"
 include: "workflow/rules/summary.smk"
 
 

@@ -16,6 +16,10 @@ if config["detect"]["method"] == "annotations" and not config["detect"]["annotat
     raise WorkflowError(
         "config key detect.annotations: required when detect.method is 'annotations'"
     )
+if config["fakes"]["generator"] == "donor" and not config["fakes"]["donor_folder"]:
+    raise WorkflowError(
+        "config key fakes.donor_folder: required when fakes.generator is 'donor'"
+    )
 
 try:
     IMAGES = samples.collect_images(config["input"])
@@ -40,13 +44,14 @@ def image_relpath(image_id):
     return path.relative_to(config["input"]["images"]).as_posix()
 
 
-def shard_items(shard, outputs):
-    """What a shard job processes: one dict per image with its source and output files."""
+def shard_items(shard, files):
+    """What a shard job processes: one dict per image with its source and its
+    input and output files (``files`` maps a key to a pattern with {image_id})."""
     items = []
     for image_id in SHARDS[shard]:
         item = {"id": image_id, "path": str(IMAGES[image_id]), "relpath": image_relpath(image_id)}
         item["source"] = item["relpath"]
-        item.update({key: pattern.format(image_id=image_id) for key, pattern in outputs.items()})
+        item.update({key: pattern.format(image_id=image_id) for key, pattern in files.items()})
         items.append(item)
     return items
 
@@ -101,15 +106,63 @@ def detect_params():
     return params
 
 
+def persons_params():
+    return {"version": STAGE_VERSIONS["persons"], **config["persons"]}
+
+
+def faces_params():
+    settings = config["faces"]
+    params = {"version": STAGE_VERSIONS["faces"], "detector": settings["detector"]}
+    if settings["detector"] == "centerface":
+        params["threshold"] = settings["threshold"]
+    else:
+        params["haar_growth"] = settings["haar_growth"]
+    return params
+
+
+def fakes_params():
+    settings = config["fakes"]
+    params = {"version": STAGE_VERSIONS["fakes"], "generator": settings["generator"], "seed": config["seed"]}
+    if settings["generator"] == "diffusion":
+        params.update(model=model_params("face_generator"), steps=settings["steps"])
+    elif settings["generator"] == "donor":
+        params["donor_folder"] = settings["donor_folder"]
+    return params
+
+
+def fakes_model_input():
+    if config["fakes"]["generator"] == "diffusion":
+        return [model_manifest("face_generator")]
+    return []
+
+
+def render_scenario2_params():
+    return {
+        "version": STAGE_VERSIONS["render_scenario2"],
+        "variant": config["variant"],
+        "seed": config["seed"],
+        "generator": config["fakes"]["generator"],
+        "max_image_pixels": config["execution"]["max_image_pixels"],
+        **config["render"],
+    }
+
+
 def detect_model_input():
     if config["detect"]["method"] == "annotations":
         return config["detect"]["annotations"]
     return model_manifest("detr")
 
 
+def final_scenario2(kind):
+    """Pattern of a scenario 2 output of this run's variant: png or decisions."""
+    suffix = {"png": "png", "decisions": "decisions.json"}[kind]
+    return f"results/final/{config['variant']}/scenario2/{{image_id}}.{suffix}"
+
+
 def get_final_outputs():
+    ids = sorted(IMAGES)
     return [
-        *expand("results/detect/{image_id}.json", image_id=sorted(IMAGES)),
-        *expand("results/detect/{image_id}.npz", image_id=sorted(IMAGES)),
+        *expand(final_scenario2("png"), image_id=ids),
+        *expand(final_scenario2("decisions"), image_id=ids),
         "results/summary/rejected.tsv",
     ]

@@ -191,7 +191,9 @@ def build_random_detr(model_dir, size="tiny", seed=0):
     if size == "tiny":
         with torch.no_grad():
             model.model.query_position_embeddings.weight.mul_(10.0)
-            model.bbox_predictor.layers[-1].bias.zero_()  # boxes around the centre, not a corner
+            # Boxes around the centre at about half the image size, not collapsed into a corner.
+            model.bbox_predictor.layers[-1].bias.zero_()
+            model.bbox_predictor.layers[-1].weight.mul_(0.1)
             model.class_labels_classifier.bias[PERSON_LABEL_ID] += 6.0
     model.save_pretrained(str(model_dir), safe_serialization=True)
     return model

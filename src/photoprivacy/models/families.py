@@ -13,6 +13,10 @@ FAMILIES = {
         "required_files": ("config.json", "model.safetensors"),
         "builder": "photoprivacy.detection.detr:build_random_detr",
     },
+    "face_generator": {
+        "required_files": ("config.json", "diffusion_pytorch_model.safetensors", "scheduler_config.json"),
+        "builder": "photoprivacy.faces.generators:build_random_face_unet",
+    },
 }
 
 

@@ -1,0 +1,11 @@
+"""Rule faces_<shard>: faces inside the boxes of major persons."""
+
+from photoprivacy.faces.detectors import make_face_detector
+from photoprivacy.faces.stage import run_faces_shard
+from photoprivacy.joblog import log_to_file
+
+log = log_to_file(snakemake.log[0])
+stage = snakemake.params.stage
+detector = make_face_detector(stage["detector"], stage.get("threshold", 0.5), stage.get("haar_growth", 15))
+counts = run_faces_shard(snakemake.params.images, detector, stage, snakemake.params.max_image_pixels)
+log.info("shard done: %s", counts)

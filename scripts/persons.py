@@ -1,0 +1,8 @@
+"""Rule persons_<shard>: importance scores, ranks and major/minor for each person."""
+
+from photoprivacy.joblog import log_to_file
+from photoprivacy.persons.stage import run_persons_shard
+
+log = log_to_file(snakemake.log[0])
+counts = run_persons_shard(snakemake.params.images, snakemake.params.stage)
+log.info("shard done: %s", counts)

@@ -1,0 +1,9 @@
+"""Rule render_scenario2_<shard>: protected photos and decision logs for scenario 2."""
+
+from photoprivacy.joblog import log_to_file
+from photoprivacy.render.scenario2 import run_render_shard
+
+log = log_to_file(snakemake.log[0])
+stage = snakemake.params.stage
+counts = run_render_shard(snakemake.params.images, stage, stage["max_image_pixels"])
+log.info("shard done: %s", counts)

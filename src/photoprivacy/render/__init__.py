@@ -1,0 +1,1 @@
+"""Rendering protected images: region obfuscation and the scenario renderers."""
