@@ -44,3 +44,17 @@ def save_image(path, array, **kwargs):
 def copy_tree(src, dst):
     shutil.copytree(src, dst)
     return dst
+
+
+def schema_validator(name):
+    """A validator for workflow/schemas/<name>, resolving its $ref to the provenance schema."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    from photoprivacy.artifacts import load_schema
+
+    names = {name, "provenance.schema.json"}
+    registry = Registry().with_resources(
+        (n, Resource.from_contents(load_schema(SCHEMAS / n))) for n in names
+    )
+    return jsonschema.Draft202012Validator(load_schema(SCHEMAS / name), registry=registry)

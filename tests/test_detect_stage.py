@@ -5,29 +5,18 @@ import json
 import numpy as np
 import pytest
 
-from photoprivacy.artifacts import load_schema, read_json, validate_json, validate_npz
+from photoprivacy.artifacts import load_schema, read_json, validate_npz
 from photoprivacy.detection.annotations import AnnotationDetector
 from photoprivacy.detection.detr import DetrDetector
 from photoprivacy.detection.stage import run_detect_shard
 from photoprivacy.summary import write_rejected_tsv
 
-from conftest import SCHEMAS, gradient_image, save_image
-
-
-def schema_validator():
-    import jsonschema
-    from referencing import Registry, Resource
-
-    schemas = {name: load_schema(SCHEMAS / name) for name in ("detect.schema.json", "provenance.schema.json")}
-    registry = Registry().with_resources(
-        (name, Resource.from_contents(schema)) for name, schema in schemas.items()
-    )
-    return jsonschema.Draft202012Validator(schemas["detect.schema.json"], registry=registry)
+from conftest import SCHEMAS, gradient_image, save_image, schema_validator
 
 
 def check_artifacts(item):
     record = read_json(item["json"])
-    schema_validator().validate(record)
+    schema_validator("detect.schema.json").validate(record)
     sizes = validate_npz(item["npz"], load_schema(SCHEMAS / "detect.npz.schema.yaml"))
     assert sizes["n"] == len(record["detections"])
     return record

@@ -15,8 +15,7 @@ from PIL import Image
 
 from photoprivacy.artifacts import load_schema, read_json, validate_npz
 
-from conftest import REPO, SCHEMAS, gradient_image, save_image
-from test_detect_stage import schema_validator
+from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator
 
 pytestmark = pytest.mark.workflow
 
@@ -44,13 +43,16 @@ def planned_jobs(workdir, *args):
     return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
 
 
-def write_config(workdir, name="config.yaml", **detect):
+def write_config(workdir, name="config.yaml", detect=None, render=None):
     config = {
         "input": {"images": str(workdir / "photos")},
         "execution": {"shards": 4, "batch_size": 2},
-        "models": {"detr": {"id": "facebook/detr-resnet-50",
-                            "revision": "1d5f47bd3bdd2c4bbfa585418ffe6da5028b4c0b"}},
-        "detect": {"threshold": 0.9, **detect},
+        "models": {"detr": {"id": "facebook/detr-resnet-50", "revision": "1d5f47bd3bdd2c4bbfa585418ffe6da5028b4c0b"},
+                   "face_generator": {"id": "Mou11209203/ddpm-celebahq-256",
+                                      "revision": "74c7c7fbc4dbd65ce1dd64bd7489090a1da28952"}},
+        "detect": {"threshold": 0.9, **(detect or {})},
+        "fakes": {"steps": 5},
+        "render": render or {},
     }
     (workdir / name).write_text(yaml.safe_dump(config))
 
@@ -90,7 +92,7 @@ def test_every_image_gets_valid_artifacts(project):
     if (REPO.parent / "shared" / "data" / "photos").is_dir():
         expected |= {"astronaut", "city", "coco01", "coco02"}
     assert set(ids) == expected
-    validator = schema_validator()
+    validator = schema_validator("detect.schema.json")
     npz_schema = load_schema(SCHEMAS / "detect.npz.schema.yaml")
     for image_id in ids:
         record = read_json(project / "results" / "detect" / f"{image_id}.json")
@@ -105,6 +107,35 @@ def test_every_image_gets_valid_artifacts(project):
                                                      "revision": "seed-0"}
     # The tiny model is biased towards 'person' so some queries pass 0.9 on real photos.
     assert sum(len(read_json(project / "results" / "detect" / f"{i}.json")["detections"]) for i in ids) > 0
+
+
+def test_scenario2_artifacts_for_every_image(project):
+    persons_schema, faces_schema = schema_validator("persons.schema.json"), schema_validator("faces.schema.json")
+    decisions_schema = schema_validator("decisions.schema.json")
+    fakes_schema = load_schema(SCHEMAS / "fakes.npz.schema.yaml")
+    results = project / "results"
+    majors = 0
+    for image_id in image_ids(project):
+        persons = read_json(results / "persons" / f"{image_id}.json")
+        persons_schema.validate(persons)
+        faces = read_json(results / "faces" / f"{image_id}.json")
+        faces_schema.validate(faces)
+        sizes = validate_npz(results / "fakes" / f"{image_id}.npz", fakes_schema)
+        assert sizes["n"] == len(faces["faces"])
+        decisions = read_json(results / "final" / "default" / "scenario2" / f"{image_id}.decisions.json")
+        decisions_schema.validate(decisions)
+        protected = Image.open(results / "final" / "default" / "scenario2" / f"{image_id}.png")
+        if image_id in BAD_IMAGES:
+            assert persons["status"] == decisions["status"] == "rejected" and protected.size == (1, 1)
+            continue
+        detection = read_json(results / "detect" / f"{image_id}.json")
+        assert protected.size == (detection["image"]["width"], detection["image"]["height"])
+        assert len(persons["persons"]) == sum(d["label"] == "person" for d in detection["detections"])
+        majors += persons["scoring"]["n_majors"]
+        minors = [p for p in persons["persons"] if p["role"] == "minor"]
+        assert len([r for r in decisions["regions"] if r["kind"] == "person"]) == len(minors)
+        assert len([r for r in decisions["regions"] if r["kind"] == "face"]) == len(faces["faces"])
+    assert majors > 0
 
 
 def test_rejected_images_are_listed_with_reasons(project):
@@ -127,29 +158,44 @@ def test_unchanged_run_has_nothing_to_do(project):
     assert planned_jobs(project) == {}
 
 
-def test_editing_one_image_reruns_one_shard(project):
+SHARDED_STAGES = ("detect", "persons", "faces", "fakes", "render_scenario2")
+
+
+def jobs_per_stage(jobs):
+    return {stage: sum(count for name, count in jobs.items() if re.fullmatch(f"{stage}_\\d+", name))
+            for stage in SHARDED_STAGES}
+
+
+def test_editing_one_image_reruns_one_shard_per_stage(project):
     save_image(project / "photos" / "generated" / "street scene 1.png", gradient_image(120, 200, seed=9))
     jobs = planned_jobs(project)
-    detect_jobs = [name for name in jobs if name.startswith("detect_")]
-    assert len(detect_jobs) == 1 and jobs[detect_jobs[0]] == 1
-    assert set(jobs) == {detect_jobs[0], "summarize_rejected", "all"}
+    assert jobs_per_stage(jobs) == {stage: 1 for stage in SHARDED_STAGES}
+    assert sum(jobs.values()) == len(SHARDED_STAGES) + 2  # + summarize_rejected and all
     snakemake(project)
     assert planned_jobs(project) == {}
 
 
 def test_changing_the_threshold_reruns_detection_and_what_follows(project):
-    write_config(project, "changed.yaml", threshold=0.5)
+    write_config(project, "changed.yaml", detect={"threshold": 0.5})
     jobs = planned_jobs(project, "--configfile", "changed.yaml")
     shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
-    assert sum(count for name, count in jobs.items() if name.startswith("detect_")) == shards
+    assert jobs_per_stage(jobs) == {stage: shards for stage in SHARDED_STAGES}
     assert "summarize_rejected" in jobs and "build_offline_model" not in jobs
+
+
+def test_changing_the_mosaic_block_size_reruns_only_rendering(project):
+    write_config(project, "blocks.yaml", render={"minor": {"block_size": 5}})
+    jobs = planned_jobs(project, "--configfile", "blocks.yaml")
+    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
+    assert jobs_per_stage(jobs) == {"detect": 0, "persons": 0, "faces": 0, "fakes": 0, "render_scenario2": shards}
+    assert set(jobs) - {f"render_scenario2_{s}" for s in ("0000", "0001", "0002", "0003")} == {"all"}
 
 
 def test_one_artifact_can_be_asked_for_by_name(project):
     target = project / "results" / "detect" / "generated__gray.json"
     target.unlink()
     jobs = planned_jobs(project, "results/detect/generated__gray.json")
-    assert len(jobs) == 1 and next(iter(jobs)).startswith("detect_")
+    assert len(jobs) == 1 and next(iter(jobs)).startswith("detect_")  # nothing downstream is asked for
     snakemake(project, "results/detect/generated__gray.json")
     assert target.is_file()
 

@@ -24,13 +24,15 @@ def match_colour(face, reference):
 
 
 def elliptical_mask(height, width, feather):
-    """Float mask in [0, 1]: an ellipse filling the box, edges softened over ``feather`` of its size."""
+    """Float mask in [0, 1]: an ellipse in the box, its edge softened over ``feather`` of the box
+    size and shrunk by as much, so the mask fades out before the box border (no seam)."""
     mask = np.zeros((height, width), np.float32)
-    cv2.ellipse(mask, (width // 2, height // 2), (max(1, width // 2), max(1, height // 2)), 0, 0, 360, 1.0, -1)
     sigma = feather * min(height, width)
+    axes = (max(1, int(width / 2 - sigma)), max(1, int(height / 2 - sigma)))
+    cv2.ellipse(mask, (width // 2, height // 2), axes, 0, 0, 360, 1.0, -1)
     if sigma > 0:
         kernel = 2 * int(np.ceil(2 * sigma)) + 1
-        mask = cv2.GaussianBlur(mask, (kernel, kernel), sigma)
+        mask = cv2.GaussianBlur(mask, (kernel, kernel), sigma, borderType=cv2.BORDER_CONSTANT)
     return np.clip(mask, 0.0, 1.0)
 
 

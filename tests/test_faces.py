@@ -1,0 +1,159 @@
+"""Face detection inside person boxes, face generators, and fitting a face into a box."""
+
+import numpy as np
+import pytest
+
+from photoprivacy.errors import ConfigError
+from photoprivacy.faces.blend import elliptical_mask, fit_face, match_colour
+from photoprivacy.faces.detectors import CenterFaceDetector, HaarFaceDetector, faces_of_persons
+from photoprivacy.faces.generators import DonorFaceGenerator, NoFaceGenerator, face_seed, make_face_generator
+from photoprivacy.images import load_rgb
+from photoprivacy.models.families import build_random
+
+from conftest import gradient_image, save_image
+
+
+@pytest.fixture(scope="module")
+def tiny_face_model(tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("models") / "face_generator-tiny"
+    build_random("face_generator", model_dir, "tiny", seed=0)
+    return model_dir
+
+
+def person(index, box, role="major"):
+    return {"person": index, "box_xyxy": box, "role": role, "attention_score": 1, "distance": 0.0,
+            "attention_rank": 1, "distance_rank": 1, "final_score": 1.0}
+
+
+# coco01.jpg (511 x 640): a man pouring wine, a woman behind him; boxes written by hand.
+COCO01_MAN = [0, 30, 410, 640]
+COCO01_WOMAN = [300, 25, 490, 620]
+
+
+def test_centerface_finds_the_faces_inside_major_boxes(shared_photos):
+    image = load_rgb(next(p for p in shared_photos if p.name == "coco01.jpg"))
+    persons = [person(0, COCO01_MAN), person(1, COCO01_WOMAN, role="minor")]
+    faces, notes = faces_of_persons(image, persons, CenterFaceDetector(0.5))
+    assert notes == [] and all(f["person"] == 0 and f["score"] > 0.5 for f in faces)
+    # The man's face is around x 245-342, y 90-218 (CenterFace on the whole photo). The
+    # woman's face reaches into his box too (x 361-433), so part of it may be found as well.
+    centres = [((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in (f["box_xyxy"] for f in faces)]
+    assert any(245 < cx < 342 and 90 < cy < 218 for cx, cy in centres)
+    assert all(x1 <= 410 for _, _, x1, _ in (f["box_xyxy"] for f in faces))  # never outside his box
+
+
+def test_haar_boxes_are_grown_by_15_px(shared_photos):
+    image = load_rgb(next(p for p in shared_photos if p.name == "astronaut.png"))
+    detector = HaarFaceDetector()
+    found = detector(image)
+    assert found, "the astronaut's face is a frontal face"
+    import cv2
+
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    raw = cascade.detectMultiScale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), scaleFactor=1.1, minNeighbors=5,
+                                   minSize=(10, 10))
+    x, y, w, h = raw[0]
+    assert found[0] == ([x - 15.0, y - 15.0, x + w + 15.0, y + h + 15.0], None)
+
+
+class FixedDetector:
+    """Finds one face at a fixed place of any crop (for geometry tests)."""
+
+    name = "fixed"
+
+    def __init__(self, box):
+        self.box = box
+
+    def __call__(self, crop):
+        return [(self.box, 0.9)]
+
+
+def test_face_boxes_map_to_image_pixels_and_are_clipped():
+    image = gradient_image(50, 60)
+    persons = [person(0, [-10, 20, 30, 70])]  # partly outside the image
+    faces, notes = faces_of_persons(image, persons, FixedDetector([-5, 5, 100, 20]))
+    # The crop starts at (0, 20); the face box is clipped to the image: x 0..60, y 25..40.
+    assert faces == [{"face": 0, "person": 0, "box_xyxy": [0, 25, 60, 40], "score": 0.9}]
+    assert notes == []
+
+
+def test_zero_area_person_box_is_noted_not_searched():
+    faces, notes = faces_of_persons(gradient_image(50, 60), [person(3, [10, 10, 10, 40])], FixedDetector([0, 0, 5, 5]))
+    assert faces == [] and notes == [{"person": 3, "note": "person box has no area inside the image"}]
+
+
+def test_face_seed_is_fixed_per_face():
+    assert face_seed(0, "img", 0) == face_seed(0, "img", 0)
+    assert len({face_seed(0, "img", 0), face_seed(0, "img", 1), face_seed(1, "img", 0), face_seed(0, "x", 0)}) == 4
+    assert 0 <= face_seed(0, "img", 0) < 2**63
+
+
+def test_diffusion_generator_is_deterministic_per_face(tiny_face_model):
+    generator = make_face_generator("diffusion", tiny_face_model, steps=5)
+    three = generator.generate("photo", 3, seed=0)
+    assert three.shape == (3, 32, 32, 3) and three.dtype == np.uint8
+    np.testing.assert_array_equal(generator.generate("photo", 2, seed=0), three[:2])  # batch size changes nothing
+    assert not np.array_equal(generator.generate("photo", 1, seed=1)[0], three[0])
+    assert generator.generate("photo", 0, seed=0).shape == (0, 32, 32, 3)
+    assert generator.model_info["id"] == "random-face_generator-tiny"
+
+
+def test_donor_generator_picks_donors_by_seed(tmp_path):
+    for index in range(3):
+        save_image(tmp_path / "donors" / f"face{index}.png", np.full((40, 30, 3), 50 * index, np.uint8))
+    generator = DonorFaceGenerator(tmp_path / "donors", size=16)
+    faces = generator.generate("photo", 4, seed=0)
+    assert faces.shape == (4, 16, 16, 3)
+    np.testing.assert_array_equal(faces, generator.generate("photo", 4, seed=0))
+    assert {int(f[0, 0, 0]) for f in faces} <= {0, 50, 100}
+    with pytest.raises(ConfigError, match="config key fakes.donor_folder: no donor face images"):
+        DonorFaceGenerator(tmp_path / "nothing")
+
+
+def test_no_generator_gives_no_faces():
+    assert NoFaceGenerator().generate("x", 3, 0).shape[0] == 0
+
+
+def test_colour_match_moves_the_face_to_the_reference_statistics():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    face = rng.integers(0, 120, (20, 20, 3), dtype=np.uint8)
+    reference = rng.integers(120, 255, (20, 20, 3), dtype=np.uint8)
+    matched = match_colour(face, reference)
+    lab = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(float)
+    np.testing.assert_allclose(lab(matched).mean(0), lab(reference).mean(0), atol=2.5)
+
+
+def test_feather_mask_is_one_inside_and_soft_at_the_edge():
+    mask = elliptical_mask(40, 30, feather=0.15)
+    assert mask[20, 15] == pytest.approx(1.0, abs=1e-3)
+    assert mask[0, 0] < 0.05 and 0 < mask[20, 1] < 1
+
+
+@pytest.mark.parametrize("blend", ["feather", "poisson", "hard"])
+def test_fit_face_changes_only_the_face_box(blend):
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    face = np.full((32, 32, 3), 200, np.uint8)
+    out, notes = fit_face(image, (20, 10, 50, 50), face, colour_match=False, blend=blend)
+    mask = np.zeros((60, 80), bool)
+    mask[10:50, 20:50] = True
+    np.testing.assert_array_equal(out[~mask], image[~mask])
+    assert not np.array_equal(out[mask], image[mask])
+    if blend == "hard":
+        assert (out[10:50, 20:50] == 200).all()
+    assert notes == {}
+
+
+def test_poisson_at_the_border_falls_back_to_feather():
+    image = gradient_image(40, 40)
+    out, notes = fit_face(image, (0, 0, 20, 20), np.full((8, 8, 3), 9, np.uint8), blend="poisson")
+    assert "feathered" in notes["fallback"]
+    np.testing.assert_array_equal(out[20:], image[20:])
+
+
+def test_face_larger_than_its_person_box_is_fitted_to_the_face_box():
+    image = gradient_image(30, 30)
+    out, _ = fit_face(image, (0, 0, 30, 30), np.full((256, 256, 3), 10, np.uint8), colour_match=False, blend="hard")
+    assert (out == 10).all()
