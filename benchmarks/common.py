@@ -32,7 +32,11 @@ def scratch_project(photos=None, generated=0, empty_files=0, **config_sections):
         (folder / f"id_{index:06d}.jpg").touch()
     config = {
         "input": {"images": str(folder)},
-        "models": {"detr": {"id": "facebook/detr-resnet-50", "revision": "1d5f47bd3bdd2c4bbfa585418ffe6da5028b4c0b"}},
+        "models": {
+            "detr": {"id": "facebook/detr-resnet-50", "revision": "1d5f47bd3bdd2c4bbfa585418ffe6da5028b4c0b"},
+            "face_generator": {"id": "Mou11209203/ddpm-celebahq-256",
+                               "revision": "74c7c7fbc4dbd65ce1dd64bd7489090a1da28952"},
+        },
     }
     for section, values in config_sections.items():
         config.setdefault(section, {}).update(values)
