@@ -5,23 +5,29 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # generation reads local files only
 
-import torch
-
-from photoprivacy.detection.detr import pick_device
 from photoprivacy.faces.generators import make_face_generator
 from photoprivacy.faces.stage import run_fakes_shard
 from photoprivacy.joblog import log_to_file
 
 log = log_to_file(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
 stage = snakemake.params.stage
-model_dir = Path(snakemake.input.model[0]).parent if snakemake.input.model else None
-generator = make_face_generator(
-    stage["generator"],
-    model_dir=model_dir,
-    steps=stage.get("steps", 50),
-    donor_folder=stage.get("donor_folder"),
-    device=pick_device(snakemake.config["execution"]["device"]),
-)
-counts = run_fakes_shard(snakemake.params.images, generator, stage["seed"])
+
+
+def load_generator():
+    """Called at most once, when the shard has a face to replace."""
+    import torch
+
+    from photoprivacy.detection.detr import pick_device
+
+    torch.set_num_threads(snakemake.threads)
+    return make_face_generator(
+        stage["generator"],
+        model_dir=Path(snakemake.input.model[0]).parent if snakemake.input.model else None,
+        steps=stage.get("steps", 50),
+        donor_folder=stage.get("donor_folder"),
+        device=pick_device(snakemake.config["execution"]["device"]),
+    )
+
+
+counts = run_fakes_shard(snakemake.params.images, load_generator, stage["seed"])
 log.info("shard done (generator %s): %s", stage["generator"], counts)

@@ -157,3 +157,28 @@ def test_face_larger_than_its_person_box_is_fitted_to_the_face_box():
     image = gradient_image(30, 30)
     out, _ = fit_face(image, (0, 0, 30, 30), np.full((256, 256, 3), 10, np.uint8), colour_match=False, blend="hard")
     assert (out == 10).all()
+
+
+def test_fakes_shard_loads_the_generator_only_when_a_face_needs_it(tmp_path, tiny_face_model):
+    from photoprivacy.artifacts import write_json
+    from photoprivacy.faces.stage import run_fakes_shard
+
+    def item(name, n_faces):
+        faces = [{"face": i, "person": 0, "box_xyxy": [0, 0, 4, 4], "score": 0.9} for i in range(n_faces)]
+        write_json(tmp_path / f"{name}.json", {"faces": faces})
+        return {"id": name, "faces_json": str(tmp_path / f"{name}.json"), "npz": str(tmp_path / f"{name}.npz")}
+
+    loads = []
+
+    def make_generator():
+        loads.append(1)
+        return make_face_generator("diffusion", tiny_face_model, steps=3)
+
+    run_fakes_shard([item("empty", 0)], make_generator, seed=0)
+    assert loads == []
+    counts = run_fakes_shard([item("a", 2), item("b", 0), item("c", 1)], make_generator, seed=0)
+    assert loads == [1] and counts == {"images": 3, "faces": 3}
+    with np.load(tmp_path / "a.npz") as arrays:
+        assert arrays["faces"].shape == (2, 32, 32, 3) and list(arrays["face"]) == [0, 1]
+    with np.load(tmp_path / "b.npz") as arrays:
+        assert arrays["faces"].shape == (0, 1, 1, 3)

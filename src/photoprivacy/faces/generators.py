@@ -40,7 +40,9 @@ class DiffusionFaceGenerator:
         from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
 
         self.model_info = model_summary(verify_manifest(model_dir))
-        unet = UNet2DModel.from_pretrained(str(model_dir), use_safetensors=True, local_files_only=True)
+        unet = UNet2DModel.from_pretrained(
+            str(model_dir), use_safetensors=True, local_files_only=True, low_cpu_mem_usage=False
+        )
         scheduler = DDIMScheduler.from_pretrained(str(model_dir), local_files_only=True)
         self.device = torch.device(device)
         self.pipeline = DDIMPipeline(unet=unet.eval(), scheduler=scheduler).to(self.device)

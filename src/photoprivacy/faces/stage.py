@@ -51,12 +51,22 @@ def run_faces_shard(items, detector, params, max_pixels):
     return counts
 
 
-def run_fakes_shard(items, generator, seed):
-    """items: dicts with id, faces_json, npz (output). One generated face per found face."""
+def run_fakes_shard(items, make_generator, seed):
+    """items: dicts with id, faces_json, npz (output). One generated face per found face.
+
+    ``make_generator`` is called once, and only when the shard has a face:
+    most shards of crowd-free photos never pay for loading the model.
+    """
     counts = {"images": 0, "faces": 0}
+    generator = None
     for item in items:
         faces = read_json(item["faces_json"])
-        generated = generator.generate(item["id"], len(faces["faces"]), seed)
+        if faces["faces"] and generator is None:
+            generator = make_generator()
+        if faces["faces"]:
+            generated = generator.generate(item["id"], len(faces["faces"]), seed)
+        else:
+            generated = np.zeros((0, 1, 1, 3), np.uint8)
         write_npz(item["npz"], faces=generated, face=np.arange(len(generated), dtype=np.int64))
         counts["images"] += 1
         counts["faces"] += len(generated)
