@@ -26,14 +26,19 @@ class AnnotationDetector:
             raise ConfigError(f"config key detect.annotations: file '{path}' does not exist")
         coco = read_json(path)
         self.model_info = {"source": "annotations", "id": str(path), "revision": None}
-        names = {c["id"]: c["name"] for c in coco.get("categories", [])}
-        self._labels = lambda cid: names.get(cid) or (COCO_LABELS[cid] if cid < len(COCO_LABELS) else f"class_{cid}")
+        self._names = {c["id"]: c["name"] for c in coco.get("categories", [])}
         by_image = {}
         for annotation in coco.get("annotations", []):
             by_image.setdefault(annotation["image_id"], []).append(annotation)
         self._by_name = {}
         for image in coco.get("images", []):
             self._by_name[Path(image["file_name"]).as_posix()] = by_image.get(image["id"], [])
+
+    def label(self, category_id):
+        """The JSON's own category name, else the COCO name DETR would give."""
+        if category_id in self._names:
+            return self._names[category_id]
+        return COCO_LABELS[category_id] if category_id < len(COCO_LABELS) else f"class_{category_id}"
 
     def annotations_for(self, relpath):
         relpath = Path(relpath)
@@ -44,13 +49,13 @@ class AnnotationDetector:
 
     def detect(self, images, relpaths):
         results = []
-        for image, relpath in zip(images, relpaths):
+        for relpath in relpaths:  # the boxes come from the JSON; the pixels were only decoded to check them
             annotations = self.annotations_for(relpath)
             boxes = xywh_to_xyxy([a["bbox"] for a in annotations])
             detections = [
                 {
                     "query": None,
-                    "label": self._labels(a["category_id"]),
+                    "label": self.label(a["category_id"]),
                     "label_id": int(a["category_id"]),
                     "score": 1.0,
                     "box_xyxy": [round(float(v), 2) for v in box],
