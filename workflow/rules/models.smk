@@ -8,6 +8,8 @@ rule fetch_model:
         manifest=f"{MODELS_DIR}/hub/{{family}}/manifest.json",
     log:
         "results/logs/models/hub-{family}.log",
+    benchmark:
+        "results/benchmarks/models/hub-{family}.tsv"
     params:
         spec=lambda wildcards: config["models"][wildcards.family],
     conda:
@@ -21,6 +23,8 @@ rule build_offline_model:
         manifest=f"{MODELS_DIR}/offline/{{family}}-{{size}}/manifest.json",
     log:
         "results/logs/models/offline-{family}-{size}.log",
+    benchmark:
+        "results/benchmarks/models/offline-{family}-{size}.tsv"
     params:
         seed=config["models"]["offline_seed"],
         version=STAGE_VERSIONS["offline_model"],

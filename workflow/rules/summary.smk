@@ -8,6 +8,8 @@ rule summarize_rejected:
         rejected="results/summary/rejected.tsv",
     log:
         "results/logs/summary/rejected.log",
+    benchmark:
+        "results/benchmarks/summary/rejected.tsv"
     conda:
         "../../envs/models.yaml"
     script:
