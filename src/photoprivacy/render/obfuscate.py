@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 REGION_METHODS = ("mosaic", "pixelate", "blur")
+MASK_METHODS = ("random_mosaic", "pixelate", "blur", "noise")
 
 
 def mosaic_top_left(image, region, block=9):
@@ -58,3 +59,31 @@ def obfuscate_region(image, region, method, block=9, sigma=15.0):
     if method == "blur":
         return gaussian_blur(image, region, sigma), {"sigma": sigma}
     raise ValueError(f"unknown region method '{method}' (expected one of {REGION_METHODS})")
+
+
+def random_offset_mosaic(image, region, rng, half_sizes=(2, 7)):
+    """The original scenario 1 mosaic: a patch half-size k drawn from ``half_sizes``
+    (inclusive), square patches of side 2k + 1 tiled from the region's corner,
+    each filled with the colour of a pixel at a random offset (-k..k) from the
+    patch centre, clipped to the image. Returns (image, k)."""
+    out = image.copy()
+    height, width = image.shape[:2]
+    half = int(rng.integers(half_sizes[0], half_sizes[1] + 1))
+    side = 2 * half + 1
+    x0, y0, x1, y1 = region
+    for top in range(y0, y1, side):
+        for left in range(x0, x1, side):
+            dy, dx = rng.integers(-half, half + 1, size=2)
+            source_y = min(max(top + half + int(dy), 0), height - 1)
+            source_x = min(max(left + half + int(dx), 0), width - 1)
+            out[top : min(top + side, y1), left : min(left + side, x1)] = image[source_y, source_x]
+    return out, half
+
+
+def gaussian_noise(image, region, rng, sigma=25.0):
+    """Add one zero-mean noise field (the same on all three channels), rounded and clipped."""
+    out = image.copy()
+    x0, y0, x1, y1 = region
+    field = rng.normal(0.0, sigma, size=(y1 - y0, x1 - x0, 1))
+    out[y0:y1, x0:x1] = np.clip(np.rint(image[y0:y1, x0:x1] + field), 0, 255).astype(image.dtype)
+    return out
