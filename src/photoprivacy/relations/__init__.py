@@ -1,0 +1,1 @@
+"""Relations stage: which detected objects belong to which person, and why."""
