@@ -1,0 +1,1 @@
+"""Scene stage: a ViT scene classifier and its relevance map."""
