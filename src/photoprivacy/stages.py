@@ -11,4 +11,10 @@ STAGE_VERSIONS = {
     "faces": 1,
     "fakes": 1,
     "render_scenario2": 1,
+    "caption": 1,
+    "language": 1,
+    "relations": 1,
+    "scene": 1,
+    "masks": 1,
+    "render_scenario1": 1,
 }

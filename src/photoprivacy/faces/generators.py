@@ -12,7 +12,6 @@ change a face):
   says so in the decision log.
 """
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..images import load_rgb
 from ..models.store import model_summary, verify_manifest
+from ..seeds import derived_seed
 
 GENERATORS = ("diffusion", "donor", "none")
 DONOR_SIZE = 128
@@ -28,8 +28,7 @@ DONOR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 def face_seed(seed, image_id, face_index):
     """A 63-bit seed of its own for every face."""
-    digest = hashlib.sha256(f"{seed}:{image_id}:{face_index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
+    return derived_seed(seed, image_id, face_index)
 
 
 class DiffusionFaceGenerator:

@@ -6,20 +6,15 @@ person it belongs to, why (role and scores), the method, its parameters and
 the seed. Pixels outside all regions are never touched.
 """
 
-import io
-
 import numpy as np
-from PIL import Image
 
-from ..artifacts import provenance, read_json, write_bytes_atomic, write_json
+from ..artifacts import read_json, write_bytes_atomic, write_json
 from ..errors import ImageRejected
 from ..faces.blend import fit_face
 from ..images import load_rgb
-from ..stages import STAGE_VERSIONS
 from .obfuscate import obfuscate_region, pixelate_mean
+from .output import PLACEHOLDER, decision_log, png_bytes
 from .regions import box_to_region
-
-SCHEMA_VERSION = 1
 NO_GENERATOR_WARNING = "no face generator configured (fakes.generator: none): faces pixelated instead"
 
 
@@ -71,32 +66,6 @@ def render_scenario2(image, persons, faces, fakes, params):
     return out, regions, warnings
 
 
-def decision_log(image_id, status, reason, params, regions, warnings):
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": image_id,
-        "scenario": "scenario2",
-        "variant": params["variant"],
-        "status": status,
-        "reason": reason,
-        "seed": params["seed"],
-        "regions": regions,
-        "warnings": warnings,
-        "provenance": provenance("render_scenario2", STAGE_VERSIONS["render_scenario2"], params),
-    }
-
-
-def png_bytes(image):
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-# A rejected image has no pixels to protect; a 1x1 black PNG keeps the DAG
-# static and its decision log (status: rejected) and results/summary/rejected.tsv say why.
-PLACEHOLDER = np.zeros((1, 1, 3), np.uint8)
-
-
 def run_render_shard(items, params, max_pixels):
     """items: dicts with path, persons_json, faces_json, fakes_npz, png and decisions (outputs)."""
     counts = {"images": 0, "regions": 0, "rejected": 0}
@@ -111,14 +80,15 @@ def run_render_shard(items, params, max_pixels):
                 status, reason = "rejected", rejected.reason
         if image is None:
             write_bytes_atomic(item["png"], png_bytes(PLACEHOLDER))
-            write_json(item["decisions"], decision_log(persons["image_id"], status, reason, params, [], []))
+            write_json(item["decisions"], decision_log("scenario2", persons["image_id"], status, reason, params, [], []))
             counts["rejected"] += 1
             continue
         with np.load(item["fakes_npz"]) as arrays:
             fakes = arrays["faces"]
         protected, regions, warnings = render_scenario2(image, persons, faces, fakes, params)
         write_bytes_atomic(item["png"], png_bytes(protected))
-        write_json(item["decisions"], decision_log(persons["image_id"], status, reason, params, regions, warnings))
+        write_json(item["decisions"], decision_log("scenario2", persons["image_id"], status, reason, params,
+                                                   regions, warnings))
         counts["images"] += 1
         counts["regions"] += len(regions)
     return counts
