@@ -13,6 +13,10 @@ FAMILIES = {
         "required_files": ("config.json", "model.safetensors"),
         "builder": "photoprivacy.detection.detr:build_random_detr",
     },
+    "bert": {
+        "required_files": ("config.json", "model.safetensors", "vocab.txt"),
+        "builder": "photoprivacy.language.bert_attention:build_random_bert",
+    },
     "face_generator": {
         "required_files": ("config.json", "diffusion_pytorch_model.safetensors", "scheduler_config.json"),
         "builder": "photoprivacy.faces.generators:build_random_face_unet",
