@@ -17,7 +17,7 @@ def load_generator():
     """Called at most once, when the shard has a face to replace."""
     import torch
 
-    from photoprivacy.detection.detr import pick_device
+    from photoprivacy.devices import pick_device
 
     torch.set_num_threads(snakemake.threads)
     return make_face_generator(

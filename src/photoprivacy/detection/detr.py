@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
+from ..devices import pick_device
 from ..models.store import model_summary, verify_manifest
 from .boxes import cxcywh_to_xyxy
 from .coco import COCO_LABELS, PERSON_LABEL_ID
@@ -33,12 +34,6 @@ class ImageDetections:
     detections: list  # dicts: query, label, label_id, score, box_xyxy
     attention: np.ndarray  # (n_kept, h, w) float32
     grid: tuple  # (h, w) of the image's own feature grid
-
-
-def pick_device(device="auto"):
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_detr(model_dir, device="cpu", half=False):

@@ -1,0 +1,261 @@
+"""A timm scene classifier in a local folder: saving, loading, top-k classification.
+
+The folder holds ``config.json`` and ``model.safetensors`` in the layout of a
+timm Hugging Face hub repository (what ``timm.models.save_for_hf`` writes), so
+one loader reads both our own saved classifiers and a hub snapshot such as
+``timm/vit_base_patch16_224.augreg2_in21k_ft_in1k`` fetched into a folder.
+``config.json`` keys used:
+
+- ``architecture``: a timm model name, built with ``pretrained=False``;
+- ``num_classes`` and ``label_names`` (a list, or a dict index -> name);
+  ``label_descriptions`` (name -> readable text) when present;
+- ``model_args``: extra ``timm.create_model`` arguments, e.g. the narrow
+  widths of a tiny test ViT (absent in older hub configs);
+- ``pretrained_cfg``: preprocessing (input size, mean, std, ...).
+
+Loading never reaches the network: the model is created without weights and
+the local safetensors state dict is loaded strictly. Manifest checks are the
+caller's, as for every model folder (``models.store.verify_manifest``).
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..artifacts import read_json, write_bytes_atomic, write_json
+from ..errors import ModelNotAvailable
+from .relevance import SCENE_INPUT_SIZE, SCENE_MEAN, SCENE_STD, build_random_vit
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
+
+PRETRAINED_MODEL_ID = "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k"
+DEFAULT_ARCHITECTURE = "vit_base_patch16_224"
+TINY_SCENE_LABELS = ("beach", "kitchen", "office", "street", "airport terminal")
+# build_random_vit("tiny") as timm.create_model arguments on top of vit_base_patch16_224.
+TINY_VIT_ARGS = {"embed_dim": 32, "depth": 2, "num_heads": 2, "mlp_ratio": 2}
+
+
+@dataclass
+class ClassifierConfig:
+    """What ``config.json`` says about building the model and naming its classes."""
+
+    architecture: str
+    label_names: list
+    model_args: dict = field(default_factory=dict)
+    input_size: int = SCENE_INPUT_SIZE
+    mean: tuple = SCENE_MEAN
+    std: tuple = SCENE_STD
+
+    @property
+    def num_classes(self):
+        return len(self.label_names)
+
+
+def imagenet_label_names(num_classes):
+    """Readable ImageNet class names from timm's bundled lists, or None if none has that size."""
+    try:
+        from timm.data import ImageNetInfo, infer_imagenet_subset
+    except ImportError:  # older timm without the dataset info module
+        return None
+    subset = infer_imagenet_subset({"num_classes": num_classes})
+    if subset is None:
+        return None
+    info = ImageNetInfo(subset)
+    if info.num_classes() != num_classes:
+        return None
+    return [info.index_to_description(index) for index in range(num_classes)]
+
+
+def _label_list(names, num_classes):
+    """A list of ``num_classes`` names from a list or an index -> name dict (JSON keys are strings)."""
+    if isinstance(names, dict):
+        by_index = {int(index): name for index, name in names.items()}
+        return [by_index.get(index, f"class_{index}") for index in range(num_classes)]
+    return list(names)
+
+
+def resolve_label_names(raw_config):
+    """Label names of a timm-format config: its own, else ImageNet's, else ``class_<i>``."""
+    pretrained_cfg = raw_config.get("pretrained_cfg", {})
+    num_classes = raw_config.get("num_classes", pretrained_cfg.get("num_classes"))
+    # "labels" is the key of timm's older single-dict configs.
+    names = raw_config.get("label_names") or pretrained_cfg.get("label_names") or raw_config.get("labels")
+    descriptions = raw_config.get("label_descriptions") or pretrained_cfg.get("label_descriptions") or {}
+    if num_classes is None:
+        if names is None:
+            raise ValueError("config has neither num_classes nor label_names")
+        num_classes = len(names)
+    if names is None:
+        names = imagenet_label_names(num_classes) or [f"class_{index}" for index in range(num_classes)]
+    labels = [descriptions.get(name, name) for name in _label_list(names, num_classes)]
+    if len(labels) != num_classes:
+        raise ValueError(f"config has {len(labels)} label names for num_classes {num_classes}")
+    return labels
+
+
+def read_classifier_config(model_dir):
+    """Parse ``model_dir/config.json`` (our format or a timm hub repository's)."""
+    path = Path(model_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise ModelNotAvailable(f"scene classifier config {path} is missing")
+    raw = read_json(path)
+    if "architecture" not in raw:
+        raise ValueError(f"{path}: no 'architecture' key (expected a timm model config)")
+    try:
+        label_names = resolve_label_names(raw)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    pretrained_cfg = raw.get("pretrained_cfg", raw)
+    # num_classes is set from the label names, so a stale copy in model_args must not override it.
+    model_args = {key: value for key, value in raw.get("model_args", {}).items() if key != "num_classes"}
+    return ClassifierConfig(
+        architecture=raw["architecture"],
+        label_names=label_names,
+        model_args=model_args,
+        input_size=int(pretrained_cfg.get("input_size", (3, SCENE_INPUT_SIZE, SCENE_INPUT_SIZE))[-1]),
+        mean=tuple(pretrained_cfg.get("mean", SCENE_MEAN)),
+        std=tuple(pretrained_cfg.get("std", SCENE_STD)),
+    )
+
+
+def create_classifier(architecture, num_classes, model_args=None):
+    """An untrained timm model of ``architecture``; weights never come from the network."""
+    import timm
+
+    return timm.create_model(architecture, pretrained=False, **{**(model_args or {}), "num_classes": num_classes})
+
+
+def state_dict_mismatches(expected, found):
+    """Why ``found`` cannot load strictly into a model whose state dict is ``expected``."""
+    problems = []
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    if missing:
+        problems.append(f"missing {len(missing)} tensors (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} tensors (e.g. {', '.join(unexpected[:3])})")
+    for name in sorted(set(expected) & set(found)):
+        if tuple(expected[name].shape) != tuple(found[name].shape):
+            problems.append(f"{name} has shape {tuple(found[name].shape)}, expected {tuple(expected[name].shape)}")
+    return problems
+
+
+def load_scene_classifier(model_dir, device="cpu"):
+    """Load a local classifier folder; returns ``(model in eval mode, label_names)``."""
+    from safetensors.torch import load_file
+
+    config = read_classifier_config(model_dir)
+    weights_path = Path(model_dir) / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise ModelNotAvailable(f"scene classifier weights {weights_path} are missing")
+    model = create_classifier(config.architecture, config.num_classes, config.model_args)
+    state_dict = load_file(str(weights_path), device="cpu")
+    problems = state_dict_mismatches(model.state_dict(), state_dict)
+    if problems:
+        raise ValueError(
+            f"{weights_path} does not fit {config.architecture} with {config.num_classes} classes "
+            f"and model_args {config.model_args} from {CONFIG_FILE}: " + "; ".join(problems)
+        )
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval().to(device), list(config.label_names)
+
+
+def _check_rebuildable(state_dict, architecture, num_classes, model_args):
+    """Fail at save time, not at load time, when the config would build a different model."""
+    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+        rebuilt = create_classifier(architecture, num_classes, model_args)
+    problems = state_dict_mismatches(rebuilt.state_dict(), state_dict)
+    if problems:
+        raise ValueError(
+            f"timm.create_model('{architecture}', num_classes={num_classes}, **{model_args}) does not "
+            "rebuild this model (pass its model_args): " + "; ".join(problems)
+        )
+
+
+def scene_config(model, architecture, label_names, model_args):
+    """config.json in timm's hub layout, describing our preprocessing (squash resize, 0.5/0.5)."""
+    num_classes = len(label_names)
+    pretrained_cfg = {
+        "custom_load": False,
+        "input_size": [3, SCENE_INPUT_SIZE, SCENE_INPUT_SIZE],
+        "fixed_input_size": True,
+        "interpolation": "bilinear",
+        "crop_pct": 1.0,
+        "crop_mode": "squash",
+        "mean": list(SCENE_MEAN),
+        "std": list(SCENE_STD),
+        "num_classes": num_classes,
+        "first_conv": "patch_embed.proj",
+        "classifier": "head",
+    }
+    config = {
+        "architecture": architecture,
+        "num_classes": num_classes,
+        "num_features": int(model.num_features),
+        "label_names": list(label_names),
+        "model_args": {**model_args, "num_classes": num_classes},
+        "pretrained_cfg": pretrained_cfg,
+    }
+    if isinstance(getattr(model, "global_pool", None), str):
+        config["global_pool"] = model.global_pool
+    return config
+
+
+def save_scene_classifier(model, model_dir, architecture, label_names, model_args=None):
+    """Write ``config.json`` and ``model.safetensors`` so that ``load_scene_classifier`` rebuilds ``model``.
+
+    ``model_args`` are the ``timm.create_model`` arguments beyond ``architecture``'s
+    defaults (none for a stock architecture).
+    """
+    from safetensors.torch import save
+
+    label_names = [str(name) for name in label_names]
+    model_args = {key: value for key, value in (model_args or {}).items() if key != "num_classes"}
+    state_dict = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    _check_rebuildable(state_dict, architecture, len(label_names), model_args)
+    model_dir = Path(model_dir)
+    write_bytes_atomic(model_dir / WEIGHTS_FILE, save(state_dict))
+    write_json(model_dir / CONFIG_FILE, scene_config(model, architecture, label_names, model_args))
+    return model_dir
+
+
+def build_random_scene_classifier(model_dir, size="tiny", seed=0):
+    """Save a randomly initialised ViT classifier to ``model_dir`` (offline stand-in for the hub model).
+
+    ``tiny`` has five scene labels and build_random_vit's narrow two-block ViT;
+    ``full`` is vit_base_patch16_224 with the 1000 ImageNet labels of the
+    pretrained default.
+    """
+    if size == "tiny":
+        label_names, model_args = list(TINY_SCENE_LABELS), TINY_VIT_ARGS
+    elif size == "full":
+        label_names = imagenet_label_names(1000) or [f"class_{index}" for index in range(1000)]
+        model_args = {}
+    else:
+        raise ValueError(f"unknown random scene classifier size '{size}' (expected 'tiny' or 'full')")
+    model = build_random_vit(size, num_classes=len(label_names), seed=seed)
+    save_scene_classifier(model, model_dir, DEFAULT_ARCHITECTURE, label_names, model_args)
+    return model
+
+
+def classify(model, pixel_values, label_names, top_k=5):
+    """Class probabilities of one image and its ``top_k`` classes, most probable first.
+
+    ``pixel_values`` is a (1, 3, H, W) tensor (``preprocess_scene``). Returns
+    ``(probabilities float32 (num_classes,), [(index, label, probability), ...])``.
+    """
+    if pixel_values.ndim != 4 or pixel_values.shape[0] != 1:
+        raise ValueError(f"expected pixel values of shape (1, 3, H, W), got {tuple(pixel_values.shape)}")
+    parameter = next(model.parameters())
+    with torch.inference_mode():
+        logits = model(pixel_values.to(parameter.device, parameter.dtype))
+    probabilities = logits[0].float().softmax(dim=-1).cpu().numpy()
+    if len(label_names) != probabilities.shape[0]:
+        raise ValueError(f"{len(label_names)} label names for {probabilities.shape[0]} model outputs")
+    order = np.argsort(-probabilities, kind="stable")[:top_k]
+    top = [(int(index), label_names[index], float(probabilities[index])) for index in order]
+    return probabilities, top
