@@ -30,14 +30,8 @@ def scratch_project(photos=None, generated=0, empty_files=0, **config_sections):
         Image.fromarray(pixels).save(folder / f"generated_{index:05d}.jpg", quality=90)
     for index in range(empty_files):  # enough for a dry run, which decodes nothing
         (folder / f"id_{index:06d}.jpg").touch()
-    config = {
-        "input": {"images": str(folder)},
-        "models": {
-            "detr": {"id": "facebook/detr-resnet-50", "revision": "1d5f47bd3bdd2c4bbfa585418ffe6da5028b4c0b"},
-            "face_generator": {"id": "Mou11209203/ddpm-celebahq-256",
-                               "revision": "74c7c7fbc4dbd65ce1dd64bd7489090a1da28952"},
-        },
-    }
+    config = yaml.safe_load((REPO / "config.yaml").read_text())  # the defaults, with these changes:
+    config["input"]["images"] = str(folder)
     for section, values in config_sections.items():
         config.setdefault(section, {}).update(values)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))

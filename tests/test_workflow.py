@@ -44,16 +44,14 @@ def planned_jobs(workdir, *args):
 
 
 def write_config(workdir, name="config.yaml", detect=None, render=None):
-    config = {
-        "input": {"images": str(workdir / "photos")},
-        "execution": {"shards": 4, "batch_size": 2},
-        "models": {"detr": {"id": "facebook/detr-resnet-50", "revision": "1d5f47bd3bdd2c4bbfa585418ffe6da5028b4c0b"},
-                   "face_generator": {"id": "Mou11209203/ddpm-celebahq-256",
-                                      "revision": "74c7c7fbc4dbd65ce1dd64bd7489090a1da28952"}},
-        "detect": {"threshold": 0.9, **(detect or {})},
-        "fakes": {"steps": 5},
-        "render": render or {},
-    }
+    """The repository's config.yaml with test settings on top (small shards and steps)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["input"]["images"] = str(workdir / "photos")
+    config["execution"].update(shards=4, batch_size=2)
+    config["detect"].update(detect or {})
+    config["fakes"]["steps"] = 5
+    for section, values in (render or {}).items():
+        config["render"][section].update(values)
     (workdir / name).write_text(yaml.safe_dump(config))
 
 
@@ -158,7 +156,9 @@ def test_unchanged_run_has_nothing_to_do(project):
     assert planned_jobs(project) == {}
 
 
-SHARDED_STAGES = ("detect", "persons", "faces", "fakes", "render_scenario2")
+SHARDED_STAGES = ("detect", "persons", "faces", "fakes", "render_scenario2",
+                  "caption", "language", "relations", "scene", "masks", "render_scenario1")
+AFTER_DETECTION = {"persons", "faces", "fakes", "render_scenario2", "relations", "masks", "render_scenario1"}
 
 
 def jobs_per_stage(jobs):
@@ -179,7 +179,8 @@ def test_changing_the_threshold_reruns_detection_and_what_follows(project):
     write_config(project, "changed.yaml", detect={"threshold": 0.5})
     jobs = planned_jobs(project, "--configfile", "changed.yaml")
     shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
-    assert jobs_per_stage(jobs) == {stage: shards for stage in SHARDED_STAGES}
+    assert jobs_per_stage(jobs) == {stage: shards if stage in AFTER_DETECTION | {"detect"} else 0
+                                    for stage in SHARDED_STAGES}
     assert "summarize_rejected" in jobs and "build_offline_model" not in jobs
 
 
@@ -187,8 +188,61 @@ def test_changing_the_mosaic_block_size_reruns_only_rendering(project):
     write_config(project, "blocks.yaml", render={"minor": {"block_size": 5}})
     jobs = planned_jobs(project, "--configfile", "blocks.yaml")
     shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
-    assert jobs_per_stage(jobs) == {"detect": 0, "persons": 0, "faces": 0, "fakes": 0, "render_scenario2": shards}
+    assert jobs_per_stage(jobs) == {stage: shards if stage == "render_scenario2" else 0 for stage in SHARDED_STAGES}
     assert set(jobs) - {f"render_scenario2_{s}" for s in ("0000", "0001", "0002", "0003")} == {"all"}
+
+
+def test_switching_scenario1_method_and_components_reruns_only_its_rendering(project):
+    write_config(project, "noise.yaml", render={"scenario1": {"method": "noise", "components": ["persons", "w2"]}})
+    jobs = planned_jobs(project, "--configfile", "noise.yaml")
+    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
+    assert jobs_per_stage(jobs) == {stage: shards if stage == "render_scenario1" else 0 for stage in SHARDED_STAGES}
+
+
+def test_scenario1_artifacts_for_every_image(project):
+    results = project / "results"
+    validators = {name: schema_validator(f"{name}.schema.json")
+                  for name in ("caption", "language", "relations", "scene", "masks", "decisions")}
+    npz_schemas = {name: load_schema(SCHEMAS / f"{name}.npz.schema.yaml") for name in ("caption", "scene", "masks")}
+    hidden = 0
+    for image_id in image_ids(project):
+        records = {name: read_json(results / name / f"{image_id}.json")
+                   for name in ("caption", "language", "relations", "scene", "masks")}
+        for name, record in records.items():
+            validators[name].validate(record)
+        caption_sizes = validate_npz(results / "caption" / f"{image_id}.npz", npz_schemas["caption"])
+        validate_npz(results / "scene" / f"{image_id}.npz", npz_schemas["scene"])
+        mask_sizes = validate_npz(results / "masks" / f"{image_id}.npz", npz_schemas["masks"])
+        decisions = read_json(results / "final" / "default" / "scenario1" / f"{image_id}.decisions.json")
+        validators["decisions"].validate(decisions)
+        protected = Image.open(results / "final" / "default" / "scenario1" / f"{image_id}.png")
+        if image_id in BAD_IMAGES:
+            assert all(r["status"] == "rejected" for r in records.values()) and protected.size == (1, 1)
+            continue
+        assert caption_sizes["n"] == len(records["caption"]["words"])
+        assert [caption_sizes["h"], caption_sizes["w"]] == records["caption"]["grid"]
+        assert (mask_sizes["w"], mask_sizes["h"]) == protected.size
+        assert [r["component"] for r in decisions["regions"]] == ["persons", "objects", "w1", "w2", "scene"]
+        hidden += sum(r["pixels"] for r in decisions["regions"])
+    assert hidden > 0
+
+
+def test_train_scene_fine_tunes_the_classifier_the_scene_stage_then_uses(tmp_path):
+    photos = tmp_path / "photos"
+    save_image(photos / "one.png", gradient_image(40, 50, seed=4))
+    for scene_class, value in (("beach", 200), ("kitchen", 40)):
+        for index in range(2):
+            save_image(tmp_path / "scenes" / scene_class / f"{index}.png", np.full((32, 32, 3), value + index, np.uint8))
+    write_config(tmp_path)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config["scene"].update(train_images=str(tmp_path / "scenes"), train_steps=2, train_batch_size=2)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(tmp_path, "results/scene/one.json")
+    record = read_json(tmp_path / "results" / "scene" / "one.json")
+    assert record["label"] in ("beach", "kitchen") and len(record["top_k"]) == 2
+    assert record["provenance"]["model"]["source"] == "trained"
+    manifest = read_json(tmp_path / "resources" / "models" / "trained" / "scene_classifier" / "manifest.json")
+    assert manifest["training"]["class_names"] == ["beach", "kitchen"] and manifest["training"]["steps"] == 2
 
 
 def test_one_artifact_can_be_asked_for_by_name(project):

@@ -16,6 +16,10 @@ if config["detect"]["method"] == "annotations" and not config["detect"]["annotat
     raise WorkflowError(
         "config key detect.annotations: required when detect.method is 'annotations'"
     )
+if config["scene"]["train_images"] and not Path(config["scene"]["train_images"]).is_dir():
+    raise WorkflowError(
+        f"config key scene.train_images: folder '{config['scene']['train_images']}' does not exist"
+    )
 if config["fakes"]["generator"] == "donor" and not config["fakes"]["donor_folder"]:
     raise WorkflowError(
         "config key fakes.donor_folder: required when fakes.generator is 'donor'"
@@ -143,7 +147,8 @@ def render_scenario2_params():
         "seed": config["seed"],
         "generator": config["fakes"]["generator"],
         "max_image_pixels": config["execution"]["max_image_pixels"],
-        **config["render"],
+        "minor": config["render"]["minor"],
+        "face": config["render"]["face"],
     }
 
 
@@ -153,16 +158,87 @@ def detect_model_input():
     return model_manifest("detr")
 
 
-def final_scenario2(kind):
-    """Pattern of a scenario 2 output of this run's variant: png or decisions."""
+def captioner_family():
+    return f"captioner_{config['caption']['model']}"
+
+
+def caption_params():
+    return {"version": STAGE_VERSIONS["caption"], "model": model_params(captioner_family()), **config["caption"]}
+
+
+def language_params():
+    settings = config["language"]
+    params = {"version": STAGE_VERSIONS["language"], "method": settings["method"]}
+    if settings["method"] == "dependency":
+        params["spacy_model"] = settings["spacy_model"]
+    else:
+        params.update(model=model_params("bert"), **settings["bert"])
+    return params
+
+
+def language_model_input():
+    if config["language"]["method"] == "bert_attention":
+        return [model_manifest("bert")]
+    return []
+
+
+def relations_params():
+    return {"version": STAGE_VERSIONS["relations"], **config["relations"]}
+
+
+def train_scene_params():
+    settings = config["scene"]
+    return {
+        "base": model_params("scene_classifier"),
+        "steps": settings["train_steps"],
+        "batch_size": settings["train_batch_size"],
+        "learning_rate": settings["train_learning_rate"],
+        "seed": config["seed"],
+    }
+
+
+def scene_model_input():
+    """The fine-tuned classifier when scene.train_images is set, else the pretrained one."""
+    if config["scene"]["train_images"]:
+        return TRAINED_SCENE_MANIFEST
+    return model_manifest("scene_classifier")
+
+
+def scene_params():
+    params = {"version": STAGE_VERSIONS["scene"], "top_k": config["scene"]["top_k"]}
+    if config["scene"]["train_images"]:
+        params["trained"] = {"images": config["scene"]["train_images"], **train_scene_params()}
+    else:
+        params["model"] = model_params("scene_classifier")
+    return params
+
+
+def masks_params():
+    return {"version": STAGE_VERSIONS["masks"], **config["masks"]}
+
+
+def render_scenario1_params():
+    return {
+        "version": STAGE_VERSIONS["render_scenario1"],
+        "variant": config["variant"],
+        "seed": config["seed"],
+        "max_image_pixels": config["execution"]["max_image_pixels"],
+        **config["render"]["scenario1"],
+    }
+
+
+def final_output(scenario, kind):
+    """Pattern of a final output of this run's variant: png or decisions."""
     suffix = {"png": "png", "decisions": "decisions.json"}[kind]
-    return f"results/final/{config['variant']}/scenario2/{{image_id}}.{suffix}"
+    return f"results/final/{config['variant']}/{scenario}/{{image_id}}.{suffix}"
 
 
 def get_final_outputs():
     ids = sorted(IMAGES)
-    return [
-        *expand(final_scenario2("png"), image_id=ids),
-        *expand(final_scenario2("decisions"), image_id=ids),
-        "results/summary/rejected.tsv",
+    finals = [
+        path
+        for scenario in ("scenario1", "scenario2")
+        for kind in ("png", "decisions")
+        for path in expand(final_output(scenario, kind), image_id=ids)
     ]
+    return [*finals, "results/summary/rejected.tsv"]

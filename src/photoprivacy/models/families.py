@@ -13,6 +13,20 @@ FAMILIES = {
         "required_files": ("config.json", "model.safetensors"),
         "builder": "photoprivacy.detection.detr:build_random_detr",
     },
+    "captioner_vit_gpt2": {
+        "required_files": ("config.json", "model.safetensors", "preprocessor_config.json", "tokenizer_config.json",
+                           "vocab.json", "merges.txt"),
+        "builder": "photoprivacy.caption.models:build_random_vit_gpt2",
+    },
+    "captioner_blip": {
+        "required_files": ("config.json", "model.safetensors", "preprocessor_config.json", "tokenizer_config.json",
+                           "vocab.txt"),
+        "builder": "photoprivacy.caption.models:build_random_blip",
+    },
+    "scene_classifier": {
+        "required_files": ("config.json", "model.safetensors"),
+        "builder": "photoprivacy.scene.classifier:build_random_scene_classifier",
+    },
     "bert": {
         "required_files": ("config.json", "model.safetensors", "vocab.txt"),
         "builder": "photoprivacy.language.bert_attention:build_random_bert",

@@ -1,0 +1,34 @@
+"""Rule language_<shard>: action (w1) and scene (w2) words of each caption."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are local files
+
+from photoprivacy.joblog import log_to_file
+from photoprivacy.language.stage import run_language_shard
+
+log = log_to_file(snakemake.log[0])
+stage = snakemake.params.stage
+
+if stage["method"] == "dependency":
+    from photoprivacy.language.dependency import analyse_caption
+    from photoprivacy.language.spacy_model import load_english
+
+    nlp = load_english(stage["spacy_model"])
+
+    def analyse(caption):
+        return analyse_caption(caption, nlp)
+
+else:
+    from photoprivacy.language.bert_attention import analyse_caption_bert, load_bert
+
+    model, tokenizer = load_bert(Path(snakemake.input.model[0]).parent)
+    rule = {"index_base": stage["index_base"], "threshold": stage["threshold"]}
+
+    def analyse(caption):
+        return analyse_caption_bert(caption, model, tokenizer, rule)
+
+
+counts = run_language_shard(snakemake.params.images, analyse, stage)
+log.info("shard done (%s): %s", stage["method"], counts)

@@ -1,0 +1,9 @@
+"""Rule render_scenario1_<shard>: protected photos and decision logs for scenario 1."""
+
+from photoprivacy.joblog import log_to_file
+from photoprivacy.render.scenario1 import run_render_scenario1_shard
+
+log = log_to_file(snakemake.log[0])
+stage = snakemake.params.stage
+counts = run_render_scenario1_shard(snakemake.params.images, stage, stage["max_image_pixels"])
+log.info("shard done: %s", counts)

@@ -1,0 +1,20 @@
+"""Rule scene_<shard>: scene label, top-k and relevance map for one shard of images."""
+
+from pathlib import Path
+
+import torch
+
+from photoprivacy.joblog import log_to_file
+from photoprivacy.models.store import model_summary, verify_manifest
+from photoprivacy.scene.classifier import load_scene_classifier
+from photoprivacy.devices import pick_device
+from photoprivacy.scene.stage import run_scene_shard
+
+log = log_to_file(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+model_dir = Path(snakemake.input.model).parent
+model_info = model_summary(verify_manifest(model_dir))
+model, labels = load_scene_classifier(model_dir, device=pick_device(snakemake.config["execution"]["device"]))
+counts = run_scene_shard(snakemake.params.images, model, labels, snakemake.params.stage, model_info,
+                         snakemake.params.max_image_pixels)
+log.info("shard done: %s", counts)

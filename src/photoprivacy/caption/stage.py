@@ -1,0 +1,64 @@
+"""The caption stage over one shard: caption JSON and per-word attention maps per image."""
+
+import logging
+import time
+
+import numpy as np
+
+from ..artifacts import provenance, write_json, write_npz
+from ..errors import ImageRejected
+from ..images import load_rgb
+from ..stages import STAGE_VERSIONS
+from .word_attention import caption_with_word_maps
+
+SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+
+def caption_record(image_id, prov, result=None, grid=None, reason=None):
+    """The caption record (workflow/schemas/caption.schema.json) of one image."""
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "image_id": image_id,
+        "status": "rejected" if reason else "ok",
+        "reason": reason,
+        "caption": None,
+        "tokens": [],
+        "words": [],
+        "token_to_word": [],
+        "grid": None,
+        "provenance": prov,
+    }
+    if result is not None:
+        record.update(caption=result.caption, tokens=list(result.tokens), words=list(result.words),
+                      token_to_word=[int(i) for i in result.token_to_word], grid=[int(grid[0]), int(grid[1])])
+        if not result.words:
+            record["reason"] = "the caption has no words"
+    return record
+
+
+def run_caption_shard(items, captioner, params, batch_size, max_pixels):
+    """items: dicts with id, path, json, npz (outputs)."""
+    prov = provenance("caption", STAGE_VERSIONS["caption"], params, captioner.model_info)
+    stats = {"images": 0, "rejected": 0, "model_seconds": 0.0}
+    for start in range(0, len(items), batch_size):
+        loaded, pixels = [], []
+        for item in items[start : start + batch_size]:
+            try:
+                pixels.append(load_rgb(item["path"], max_pixels))
+                loaded.append(item)
+            except ImageRejected as rejected:
+                stats["rejected"] += 1
+                write_json(item["json"], caption_record(item["id"], prov, reason=rejected.reason))
+                write_npz(item["npz"], maps=np.zeros((0, *captioner.grid), np.float32))
+        if not loaded:
+            continue
+        began = time.perf_counter()
+        results = caption_with_word_maps(captioner, pixels, params["max_new_tokens"], params["num_beams"],
+                                         params["layers"])
+        stats["model_seconds"] += time.perf_counter() - began
+        for item, result in zip(loaded, results):
+            write_json(item["json"], caption_record(item["id"], prov, result, captioner.grid))
+            write_npz(item["npz"], maps=np.asarray(result.maps, np.float32).reshape(-1, *captioner.grid))
+            stats["images"] += 1
+    return stats

@@ -1,0 +1,243 @@
+"""Captions and one cross-attention map per caption word.
+
+The decoder's output at position t-1 predicts the token at position t, so a
+token's map is the cross-attention of query position t-1. The maps come from
+one teacher-forced decoder pass over the generated sequence (the caption
+with its start token), not from ``generate``'s per-step attentions:
+
+* BLIP's ``generate`` runs its text decoder as a decoder-only model, which
+  returns no cross-attentions.
+* The decoder is causal: the query at position t-1 sees only tokens 0..t-1
+  and the (fixed) encoder states. Whatever search produced the sequence,
+  the step that chose token t ran the decoder on exactly that prefix: with
+  beam search, the returned beam's prefix at that step. So the teacher-forced
+  query t-1 is the same computation as that step (up to float rounding of
+  cached versus full attention), and no ``beam_indices`` bookkeeping is needed.
+
+Tokens are merged into words as the tokenizer writes them: GPT-2 byte-level
+tokens that begin with whitespace ("Ġ") start a word, BERT pieces that begin
+with "##" continue one; punctuation is a word of its own; special tokens
+belong to no word (index -1) and, as in ``decode(skip_special_tokens=True)``,
+do not split the word around them.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+# Both captioners start the decoder from one token: GPT-2's decoder_start
+# (<|endoftext|>) or BLIP's [DEC] bos. Generated tokens follow it.
+PREFIX_LENGTH = 1
+
+
+@dataclass
+class CaptionWords:
+    """One image's caption, its generated tokens, words and per-word attention maps."""
+
+    caption: str
+    token_ids: list  # generated ids: start token and padding dropped, end token kept if generated
+    tokens: list  # the tokenizer's strings for token_ids
+    words: list
+    token_to_word: list  # word index per token, -1 for special and bare-whitespace tokens
+    maps: np.ndarray  # (n_words, grid_h, grid_w) float32
+
+
+def caption_with_word_maps(captioner, images, max_new_tokens=20, num_beams=1, layers="all", heads="mean"):
+    """Caption a batch of uint8 RGB (H, W, 3) arrays; per image a ``CaptionWords``.
+
+    ``layers``: "all" or a list of decoder layer indices; ``heads``: "mean"
+    (all heads) or a list of head indices. Maps are averaged over the chosen
+    heads and layers, then over each word's tokens.
+    """
+    pixel_values = preprocess(captioner, images)
+    with torch.inference_mode():
+        encoder_states = encode(captioner, pixel_values)
+        sequences = generate(captioner, encoder_states, max_new_tokens, num_beams)
+        cross_attentions = teacher_forced_cross_attentions(captioner, encoder_states, sequences)
+    token_maps = token_attention_maps(cross_attentions, captioner.grid, layers, heads)
+    return [
+        describe_sequence(captioner, sequence, maps)
+        for sequence, maps in zip(sequences.tolist(), token_maps)
+    ]
+
+
+def preprocess(captioner, images):
+    batch = captioner.image_processor(images=list(images), return_tensors="pt")
+    return batch["pixel_values"].to(captioner.device)
+
+
+def encode(captioner, pixel_values):
+    """Encoder states (batch, 1 + grid_h * grid_w, hidden), CLS first."""
+    model = captioner.model
+    encoder = model.encoder if captioner.kind == "vit_gpt2" else model.vision_model
+    states = encoder(pixel_values=pixel_values).last_hidden_state
+    expected = 1 + captioner.grid[0] * captioner.grid[1]
+    if states.shape[1] != expected:
+        raise ValueError(f"encoder gave {states.shape[1]} positions, expected CLS + {captioner.grid} patches")
+    return states
+
+
+def generate(captioner, encoder_states, max_new_tokens, num_beams):
+    """Generated sequences (batch, length): the start token, the caption, end and padding."""
+    options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, "do_sample": False}
+    if captioner.kind == "vit_gpt2":
+        from transformers.modeling_outputs import BaseModelOutput
+
+        # A fresh wrapper: generate expands encoder outputs for beams in place.
+        encoder_outputs = BaseModelOutput(last_hidden_state=encoder_states)
+        return captioner.model.generate(encoder_outputs=encoder_outputs, **options)
+    # What BlipForConditionalGeneration.generate does after its vision pass.
+    text = captioner.decoder_config
+    start = torch.full((encoder_states.shape[0], 1), text.bos_token_id, dtype=torch.long, device=encoder_states.device)
+    return captioner.model.text_decoder.generate(
+        input_ids=start,
+        eos_token_id=text.sep_token_id,
+        pad_token_id=text.pad_token_id,
+        encoder_hidden_states=encoder_states,
+        encoder_attention_mask=encoder_mask(encoder_states),
+        **options,
+    )
+
+
+def encoder_mask(encoder_states):
+    return torch.ones(encoder_states.shape[:-1], dtype=torch.long, device=encoder_states.device)
+
+
+def teacher_forced_cross_attentions(captioner, encoder_states, sequences):
+    """Per decoder layer (batch, heads, length - 1, encoder positions), one pass over ``sequences``.
+
+    The last token is no input: nothing is predicted from it.
+    """
+    decoder_inputs = sequences[:, :-1]
+    if captioner.kind == "vit_gpt2":
+        from transformers.modeling_outputs import BaseModelOutput
+
+        outputs = captioner.model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
+            decoder_input_ids=decoder_inputs,
+            output_attentions=True,
+            use_cache=False,
+        )
+    else:
+        outputs = captioner.model.text_decoder(
+            input_ids=decoder_inputs,
+            encoder_hidden_states=encoder_states,
+            encoder_attention_mask=encoder_mask(encoder_states),
+            output_attentions=True,
+            use_cache=False,
+        )
+    return outputs.cross_attentions
+
+
+def token_attention_maps(cross_attentions, grid, layers="all", heads="mean"):
+    """(batch, queries, grid_h, grid_w) float32: chosen layers and heads averaged, CLS dropped."""
+    chosen_layers = pick_indices(layers, len(cross_attentions), "all", "layer")
+    stacked = torch.stack([cross_attentions[index] for index in chosen_layers])  # (L, B, H, Q, E)
+    chosen_heads = pick_indices(heads, stacked.shape[2], "mean", "head")
+    mean = stacked[:, :, chosen_heads].float().mean(dim=(0, 2))  # (B, Q, E)
+    patches = mean[..., 1:]
+    return patches.reshape(*patches.shape[:2], *grid).cpu().numpy().astype(np.float32)
+
+
+def pick_indices(selection, count, everything, what):
+    if isinstance(selection, str):
+        if selection != everything:
+            raise ValueError(f"{what}s must be '{everything}' or a list of {what} indices, not '{selection}'")
+        return list(range(count))
+    indices = [int(index) for index in selection]
+    if not indices or any(not -count <= index < count for index in indices):
+        raise ValueError(f"{what} indices {indices} outside the model's {count} {what}s")
+    return [index % count for index in indices]
+
+
+def describe_sequence(captioner, sequence, query_maps):
+    """Caption, tokens, words and word maps of one generated sequence."""
+    tokenizer = captioner.tokenizer
+    token_ids = generated_tokens(sequence, end_token_ids(captioner))
+    words, token_to_word = group_words(tokenizer, captioner.kind, token_ids)
+    # Token k of the caption sits at sequence position PREFIX_LENGTH + k; query one before predicted it.
+    token_maps = query_maps[PREFIX_LENGTH - 1 : PREFIX_LENGTH - 1 + len(token_ids)]
+    return CaptionWords(
+        caption=tokenizer.decode(token_ids, skip_special_tokens=True).strip(),
+        token_ids=token_ids,
+        tokens=tokenizer.convert_ids_to_tokens(token_ids),
+        words=words,
+        token_to_word=token_to_word,
+        maps=word_maps(token_maps, token_to_word, len(words)),
+    )
+
+
+def end_token_ids(captioner):
+    if captioner.kind == "blip":
+        return {captioner.decoder_config.sep_token_id}
+    end = captioner.model.generation_config.eos_token_id
+    return set(end) if isinstance(end, (list, tuple)) else {end}
+
+
+def generated_tokens(sequence, end_ids):
+    """Tokens after the start token, through the first end token; later ones are padding."""
+    tokens = list(sequence[PREFIX_LENGTH:])
+    for index, token_id in enumerate(tokens):
+        if token_id in end_ids:
+            return tokens[: index + 1]
+    return tokens
+
+
+def word_maps(token_maps, token_to_word, n_words):
+    """Mean of each word's token maps: (n_words, grid_h, grid_w) float32."""
+    maps = np.zeros((n_words, *token_maps.shape[1:]), dtype=np.float32)
+    for word in range(n_words):
+        members = [index for index, owner in enumerate(token_to_word) if owner == word]
+        maps[word] = token_maps[members].mean(axis=0)
+    return maps
+
+
+# ---------------------------------------------------------------- tokens -> words
+
+START, CONTINUE, ALONE, BLANK = "start", "continue", "alone", "blank"
+
+
+def group_words(tokenizer, kind, token_ids):
+    """Words of a token sequence and the word index of each token (-1: in no word)."""
+    special = set(tokenizer.all_special_ids)
+    groups, token_to_word = [], []
+    open_word = None
+    for token_id in token_ids:
+        if token_id in special:
+            token_to_word.append(-1)
+            continue
+        role = token_role(tokenizer, kind, token_id)
+        if role == BLANK:
+            token_to_word.append(-1)
+            open_word = None
+            continue
+        if role != CONTINUE or open_word is None:
+            groups.append([])
+            open_word = len(groups) - 1
+        groups[open_word].append(token_id)
+        token_to_word.append(open_word)
+        if role == ALONE:
+            open_word = None
+    words = [tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False).strip()
+             for ids in groups]
+    return words, token_to_word
+
+
+def token_role(tokenizer, kind, token_id):
+    """How a token relates to the word before it."""
+    if kind == "vit_gpt2":
+        text = tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
+        if not text.strip():
+            return BLANK
+        if is_punctuation(text.strip()):
+            return ALONE
+        return START if text[0].isspace() else CONTINUE
+    piece = tokenizer.convert_ids_to_tokens(token_id)
+    # A "##" piece continues even punctuation: decode glues it to whatever precedes it.
+    return CONTINUE if piece.startswith("##") else START
+
+
+def is_punctuation(text):
+    return all(unicodedata.category(character).startswith("P") for character in text)

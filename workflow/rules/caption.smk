@@ -1,0 +1,36 @@
+# Scenario 1, captions: one job per shard loads the captioner once; per image a
+# caption JSON and an .npz with one attention map per caption word.
+
+CAPTION_OUTPUTS = {
+    "json": "results/caption/{image_id}.json",
+    "npz": "results/caption/{image_id}.npz",
+}
+
+for shard in SHARDS:
+
+    rule:
+        name:
+            f"caption_{shard}"
+        input:
+            images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
+            model=model_manifest(captioner_family()),
+        output:
+            json=shard_outputs(shard, CAPTION_OUTPUTS["json"]),
+            npz=shard_outputs(shard, CAPTION_OUTPUTS["npz"]),
+        log:
+            f"results/logs/caption/{shard}.log",
+        benchmark:
+            f"results/benchmarks/caption/{shard}.tsv"
+        params:
+            stage=caption_params(),
+            images=shard_items(shard, CAPTION_OUTPUTS),
+            max_image_pixels=config["execution"]["max_image_pixels"],
+        threads: 2
+        resources:
+            mem_mb=job_resources("caption")["mem_mb"],
+            runtime=job_resources("caption")["runtime"],
+            gpu=job_resources("caption")["gpu"],
+        conda:
+            "../../envs/models.yaml"
+        script:
+            "../../scripts/caption.py"

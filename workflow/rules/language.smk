@@ -1,0 +1,54 @@
+# Scenario 1, caption analysis and relations: which caption words tie to the
+# person's action (w1) and place (w2), and which objects belong to which person.
+
+LANGUAGE_OUTPUT = "results/language/{image_id}.json"
+RELATIONS_OUTPUT = "results/relations/{image_id}.json"
+
+for shard in SHARDS:
+
+    rule:
+        name:
+            f"language_{shard}"
+        input:
+            captions=shard_outputs(shard, CAPTION_OUTPUTS["json"]),
+            model=language_model_input(),
+        output:
+            json=shard_outputs(shard, LANGUAGE_OUTPUT),
+        log:
+            f"results/logs/language/{shard}.log",
+        benchmark:
+            f"results/benchmarks/language/{shard}.tsv"
+        params:
+            stage=language_params(),
+            images=shard_items(shard, {"caption_json": CAPTION_OUTPUTS["json"], "json": LANGUAGE_OUTPUT}),
+        conda:
+            "../../envs/models.yaml"
+        script:
+            "../../scripts/language.py"
+
+    rule:
+        name:
+            f"relations_{shard}"
+        input:
+            detections=shard_outputs(shard, DETECT_OUTPUTS["json"]),
+            language=shard_outputs(shard, LANGUAGE_OUTPUT),
+        output:
+            json=shard_outputs(shard, RELATIONS_OUTPUT),
+        log:
+            f"results/logs/relations/{shard}.log",
+        benchmark:
+            f"results/benchmarks/relations/{shard}.tsv"
+        params:
+            stage=relations_params(),
+            images=shard_items(
+                shard,
+                {
+                    "detect_json": DETECT_OUTPUTS["json"],
+                    "language_json": LANGUAGE_OUTPUT,
+                    "json": RELATIONS_OUTPUT,
+                },
+            ),
+        conda:
+            "../../envs/models.yaml"
+        script:
+            "../../scripts/relations.py"

@@ -1,0 +1,58 @@
+# Scenario 1, scene: a ViT scene classifier and its relevance map (Chefer et
+# al.) per image. With scene.train_images set, rule train_scene first
+# fine-tunes the classifier on that ImageFolder and the scene stage uses it.
+
+SCENE_OUTPUTS = {
+    "json": "results/scene/{image_id}.json",
+    "npz": "results/scene/{image_id}.npz",
+}
+TRAINED_SCENE_MANIFEST = f"{MODELS_DIR}/trained/scene_classifier/manifest.json"
+
+
+rule train_scene:
+    input:
+        images=config["scene"]["train_images"] or [],
+        base=model_manifest("scene_classifier"),
+    output:
+        manifest=TRAINED_SCENE_MANIFEST,
+    log:
+        "results/logs/train_scene.log",
+    benchmark:
+        "results/benchmarks/train_scene.tsv"
+    params:
+        stage=train_scene_params(),
+    threads: 2
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../../scripts/train_scene.py"
+
+
+for shard in SHARDS:
+
+    rule:
+        name:
+            f"scene_{shard}"
+        input:
+            images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
+            model=scene_model_input(),
+        output:
+            json=shard_outputs(shard, SCENE_OUTPUTS["json"]),
+            npz=shard_outputs(shard, SCENE_OUTPUTS["npz"]),
+        log:
+            f"results/logs/scene/{shard}.log",
+        benchmark:
+            f"results/benchmarks/scene/{shard}.tsv"
+        params:
+            stage=scene_params(),
+            images=shard_items(shard, SCENE_OUTPUTS),
+            max_image_pixels=config["execution"]["max_image_pixels"],
+        threads: 2
+        resources:
+            mem_mb=job_resources("scene")["mem_mb"],
+            runtime=job_resources("scene")["runtime"],
+            gpu=job_resources("scene")["gpu"],
+        conda:
+            "../../envs/models.yaml"
+        script:
+            "../../scripts/scene.py"
