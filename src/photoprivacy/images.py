@@ -68,3 +68,18 @@ def _high_bit_depth_to_rgb8(image):
         top = 65535.0
     gray = np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8)
     return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def decode_batch(items, max_pixels=DEFAULT_MAX_PIXELS):
+    """Decode the image of each item (a dict with "path").
+
+    Returns (decoded, rejected): lists of (item, pixels) and (item, reason),
+    so a stage writes its rejected records and runs its model on the rest.
+    """
+    decoded, rejected = [], []
+    for item in items:
+        try:
+            decoded.append((item, load_rgb(item["path"], max_pixels)))
+        except ImageRejected as error:
+            rejected.append((item, error.reason))
+    return decoded, rejected

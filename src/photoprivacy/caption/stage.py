@@ -6,8 +6,7 @@ import time
 import numpy as np
 
 from ..artifacts import provenance, write_json, write_npz
-from ..errors import ImageRejected
-from ..images import load_rgb
+from ..images import decode_batch
 from ..stages import STAGE_VERSIONS
 from .word_attention import caption_with_word_maps
 
@@ -42,22 +41,18 @@ def run_caption_shard(items, captioner, params, batch_size, max_pixels):
     prov = provenance("caption", STAGE_VERSIONS["caption"], params, captioner.model_info)
     stats = {"images": 0, "rejected": 0, "model_seconds": 0.0}
     for start in range(0, len(items), batch_size):
-        loaded, pixels = [], []
-        for item in items[start : start + batch_size]:
-            try:
-                pixels.append(load_rgb(item["path"], max_pixels))
-                loaded.append(item)
-            except ImageRejected as rejected:
-                stats["rejected"] += 1
-                write_json(item["json"], caption_record(item["id"], prov, reason=rejected.reason))
-                write_npz(item["npz"], maps=np.zeros((0, *captioner.grid), np.float32))
-        if not loaded:
+        decoded, rejected = decode_batch(items[start : start + batch_size], max_pixels)
+        for item, reason in rejected:
+            stats["rejected"] += 1
+            write_json(item["json"], caption_record(item["id"], prov, reason=reason))
+            write_npz(item["npz"], maps=np.zeros((0, *captioner.grid), np.float32))
+        if not decoded:
             continue
         began = time.perf_counter()
-        results = caption_with_word_maps(captioner, pixels, params["max_new_tokens"], params["num_beams"],
-                                         params["layers"])
+        results = caption_with_word_maps(captioner, [image for _, image in decoded], params["max_new_tokens"],
+                                         params["num_beams"], params["layers"])
         stats["model_seconds"] += time.perf_counter() - began
-        for item, result in zip(loaded, results):
+        for (item, _), result in zip(decoded, results):
             write_json(item["json"], caption_record(item["id"], prov, result, captioner.grid))
             write_npz(item["npz"], maps=np.asarray(result.maps, np.float32).reshape(-1, *captioner.grid))
             stats["images"] += 1

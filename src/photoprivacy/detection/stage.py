@@ -11,8 +11,7 @@ import time
 import numpy as np
 
 from ..artifacts import provenance, write_json, write_npz
-from ..errors import ImageRejected
-from ..images import load_rgb
+from ..images import decode_batch
 from ..stages import STAGE_VERSIONS
 
 SCHEMA_VERSION = 1
@@ -56,19 +55,16 @@ def run_detect_shard(items, detector, params, batch_size, max_pixels):
     prov = provenance("detect", STAGE_VERSIONS["detect"], params, detector.model_info)
     stats = {"images": 0, "rejected": 0, "detections": 0, "model_seconds": 0.0}
     for start in range(0, len(items), batch_size):
-        loaded, pixels = [], []
-        for item in items[start : start + batch_size]:
-            try:
-                pixels.append(load_rgb(item["path"], max_pixels))
-                loaded.append(item)
-            except ImageRejected as rejected:
-                log.warning("rejected %s (%s): %s", item["id"], item["path"], rejected.reason)
-                stats["rejected"] += 1
-                write_json(item["json"], detection_record(
-                    item["id"], item["source"], detector.name, detector.has_attention, prov, reason=rejected.reason))
-                write_npz(item["npz"], **attention_arrays())
-        if not loaded:
+        decoded, rejected = decode_batch(items[start : start + batch_size], max_pixels)
+        for item, reason in rejected:
+            log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
+            stats["rejected"] += 1
+            write_json(item["json"], detection_record(
+                item["id"], item["source"], detector.name, detector.has_attention, prov, reason=reason))
+            write_npz(item["npz"], **attention_arrays())
+        if not decoded:
             continue
+        loaded, pixels = [item for item, _ in decoded], [image for _, image in decoded]
         began = time.perf_counter()
         results = detector.detect(pixels, [item["relpath"] for item in loaded])
         stats["model_seconds"] += time.perf_counter() - began

@@ -5,7 +5,9 @@ import io
 import numpy as np
 from PIL import Image
 
-from ..artifacts import provenance
+from ..artifacts import provenance, write_bytes_atomic, write_json
+from ..errors import ImageRejected
+from ..images import load_rgb
 from ..stages import STAGE_VERSIONS
 
 SCHEMA_VERSION = 1
@@ -35,3 +37,33 @@ def png_bytes(image):
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def render_shard(items, scenario, params, max_pixels, upstream, render):
+    """The rendering loop both scenarios share.
+
+    ``upstream(item) -> (image_id, status, reason, context)`` reads the
+    item's upstream artifacts; ``render(image, item, context) -> (image,
+    regions, warnings)`` protects a decoded photo. Rejected images get the
+    placeholder and a log that says why.
+    """
+    counts = {"images": 0, "regions": 0, "rejected": 0}
+    for item in items:
+        image_id, status, reason, context = upstream(item)
+        image = None
+        if status == "ok":
+            try:
+                image = load_rgb(item["path"], max_pixels)
+            except ImageRejected as rejected:  # the photo changed since the upstream stages ran
+                status, reason = "rejected", rejected.reason
+        if image is None:
+            write_bytes_atomic(item["png"], png_bytes(PLACEHOLDER))
+            write_json(item["decisions"], decision_log(scenario, image_id, status, reason, params, [], []))
+            counts["rejected"] += 1
+            continue
+        protected, regions, warnings = render(image, item, context)
+        write_bytes_atomic(item["png"], png_bytes(protected))
+        write_json(item["decisions"], decision_log(scenario, image_id, status, reason, params, regions, warnings))
+        counts["images"] += 1
+        counts["regions"] += len(regions)
+    return counts

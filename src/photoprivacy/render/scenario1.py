@@ -8,12 +8,10 @@ resolution; ``resize`` reproduces the original's 336 x 336 output (a quirk).
 import cv2
 import numpy as np
 
-from ..artifacts import read_json, write_bytes_atomic, write_json
-from ..errors import ImageRejected
-from ..images import load_rgb
+from ..artifacts import read_json
 from ..seeds import derived_seed
 from .masking import clean, feather, obfuscate_masked, union
-from .output import PLACEHOLDER, decision_log, png_bytes
+from .output import render_shard
 
 
 def method_strength(params):
@@ -54,25 +52,14 @@ def render_scenario1(image, masks, record, params, image_id):
 
 def run_render_scenario1_shard(items, params, max_pixels):
     """items: dicts with id, path, masks_npz, masks_json, png and decisions (outputs)."""
-    counts = {"images": 0, "rejected": 0}
-    for item in items:
+
+    def upstream(item):
         record = read_json(item["masks_json"])
-        status, reason = record["status"], record["reason"]
-        image = None
-        if status == "ok":
-            try:
-                image = load_rgb(item["path"], max_pixels)
-            except ImageRejected as rejected:
-                status, reason = "rejected", rejected.reason
-        if image is None:
-            write_bytes_atomic(item["png"], png_bytes(PLACEHOLDER))
-            write_json(item["decisions"], decision_log("scenario1", item["id"], status, reason, params, [], []))
-            counts["rejected"] += 1
-            continue
+        return item["id"], record["status"], record["reason"], record
+
+    def render(image, item, record):
         with np.load(item["masks_npz"]) as arrays:
             masks = {name: arrays[name] for name in arrays.files}
-        protected, regions, warnings = render_scenario1(image, masks, record, params, item["id"])
-        write_bytes_atomic(item["png"], png_bytes(protected))
-        write_json(item["decisions"], decision_log("scenario1", item["id"], status, reason, params, regions, warnings))
-        counts["images"] += 1
-    return counts
+        return render_scenario1(image, masks, record, params, item["id"])
+
+    return render_shard(items, "scenario1", params, max_pixels, upstream, render)

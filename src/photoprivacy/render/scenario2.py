@@ -8,12 +8,10 @@ the seed. Pixels outside all regions are never touched.
 
 import numpy as np
 
-from ..artifacts import read_json, write_bytes_atomic, write_json
-from ..errors import ImageRejected
+from ..artifacts import read_json
 from ..faces.blend import fit_face
-from ..images import load_rgb
 from .obfuscate import obfuscate_region, pixelate_mean
-from .output import PLACEHOLDER, decision_log, png_bytes
+from .output import render_shard
 from .regions import box_to_region
 NO_GENERATOR_WARNING = "no face generator configured (fakes.generator: none): faces pixelated instead"
 
@@ -68,27 +66,14 @@ def render_scenario2(image, persons, faces, fakes, params):
 
 def run_render_shard(items, params, max_pixels):
     """items: dicts with path, persons_json, faces_json, fakes_npz, png and decisions (outputs)."""
-    counts = {"images": 0, "regions": 0, "rejected": 0}
-    for item in items:
+
+    def upstream(item):
         persons, faces = read_json(item["persons_json"]), read_json(item["faces_json"])
-        status, reason = persons["status"], persons["reason"]
-        image = None
-        if status == "ok":
-            try:
-                image = load_rgb(item["path"], max_pixels)
-            except ImageRejected as rejected:
-                status, reason = "rejected", rejected.reason
-        if image is None:
-            write_bytes_atomic(item["png"], png_bytes(PLACEHOLDER))
-            write_json(item["decisions"], decision_log("scenario2", persons["image_id"], status, reason, params, [], []))
-            counts["rejected"] += 1
-            continue
+        return persons["image_id"], persons["status"], persons["reason"], (persons, faces)
+
+    def render(image, item, context):
         with np.load(item["fakes_npz"]) as arrays:
             fakes = arrays["faces"]
-        protected, regions, warnings = render_scenario2(image, persons, faces, fakes, params)
-        write_bytes_atomic(item["png"], png_bytes(protected))
-        write_json(item["decisions"], decision_log("scenario2", persons["image_id"], status, reason, params,
-                                                   regions, warnings))
-        counts["images"] += 1
-        counts["regions"] += len(regions)
-    return counts
+        return render_scenario2(image, *context, fakes, params)
+
+    return render_shard(items, "scenario2", params, max_pixels, upstream, render)
