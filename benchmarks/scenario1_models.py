@@ -13,7 +13,6 @@ import argparse
 import csv
 import shutil
 import time
-from pathlib import Path
 
 import torch
 

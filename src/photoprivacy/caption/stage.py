@@ -43,6 +43,7 @@ def run_caption_shard(items, captioner, params, batch_size, max_pixels):
     for start in range(0, len(items), batch_size):
         decoded, rejected = decode_batch(items[start : start + batch_size], max_pixels)
         for item, reason in rejected:
+            log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
             stats["rejected"] += 1
             write_json(item["json"], caption_record(item["id"], prov, reason=reason))
             write_npz(item["npz"], maps=np.zeros((0, *captioner.grid), np.float32))

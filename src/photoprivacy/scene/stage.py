@@ -36,6 +36,7 @@ def run_scene_shard(items, model, labels, params, model_info, max_pixels):
         try:
             image = load_rgb(item["path"], max_pixels)
         except ImageRejected as rejected:
+            log.warning("rejected %s (%s): %s", item["id"], item["path"], rejected.reason)
             write_json(item["json"], scene_record(item["id"], prov, reason=rejected.reason))
             write_npz(item["npz"], relevance=np.zeros((0, 0), np.float32))
             counts["rejected"] += 1
