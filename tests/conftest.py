@@ -47,14 +47,7 @@ def copy_tree(src, dst):
 
 
 def schema_validator(name):
-    """A validator for workflow/schemas/<name>, resolving its $ref to the provenance schema."""
-    import jsonschema
-    from referencing import Registry, Resource
+    """A validator for workflow/schemas/<name>."""
+    from photoprivacy.artifacts import schema_validator as validator
 
-    from photoprivacy.artifacts import load_schema
-
-    names = {name, "provenance.schema.json"}
-    registry = Registry().with_resources(
-        (n, Resource.from_contents(load_schema(SCHEMAS / n))) for n in names
-    )
-    return jsonschema.Draft202012Validator(load_schema(SCHEMAS / name), registry=registry)
+    return validator(SCHEMAS, name)

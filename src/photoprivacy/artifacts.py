@@ -79,9 +79,16 @@ def load_schema(path):
         return yaml.safe_load(handle) if str(path).endswith((".yaml", ".yml")) else json.load(handle)
 
 
-def validate_json(payload, schema):
-    """Raise ``jsonschema.ValidationError`` when ``payload`` breaks ``schema``."""
-    jsonschema.validate(payload, schema, cls=jsonschema.Draft202012Validator)
+def schema_validator(schema_dir, name):
+    """A validator for the JSON schema ``name`` in ``schema_dir``, its $refs to the folder's
+    other schemas (e.g. provenance.schema.json) resolved."""
+    from referencing import Registry, Resource
+
+    schema_dir = Path(schema_dir)
+    registry = Registry().with_resources(
+        (path.name, Resource.from_contents(load_schema(path))) for path in schema_dir.glob("*.schema.json")
+    )
+    return jsonschema.Draft202012Validator(load_schema(schema_dir / name), registry=registry)
 
 
 def validate_npz(path, schema):

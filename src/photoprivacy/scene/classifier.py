@@ -32,7 +32,6 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 
-PRETRAINED_MODEL_ID = "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k"
 DEFAULT_ARCHITECTURE = "vit_base_patch16_224"
 TINY_SCENE_LABELS = ("beach", "kitchen", "office", "street", "airport terminal")
 # build_random_vit("tiny") as timm.create_model arguments on top of vit_base_patch16_224.
@@ -253,9 +252,16 @@ def classify(model, pixel_values, label_names, top_k=5):
     parameter = next(model.parameters())
     with torch.inference_mode():
         logits = model(pixel_values.to(parameter.device, parameter.dtype))
-    probabilities = logits[0].float().softmax(dim=-1).cpu().numpy()
-    if len(label_names) != probabilities.shape[0]:
-        raise ValueError(f"{len(label_names)} label names for {probabilities.shape[0]} model outputs")
+    return top_predictions(logits[0].float().cpu().numpy(), label_names, top_k)
+
+
+def top_predictions(logits, label_names, top_k=5):
+    """Softmax of one image's logits and its ``top_k`` (index, label, probability), most probable first."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if len(label_names) != logits.shape[0]:
+        raise ValueError(f"{len(label_names)} label names for {logits.shape[0]} model outputs")
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
     order = np.argsort(-probabilities, kind="stable")[:top_k]
     top = [(int(index), label_names[index], float(probabilities[index])) for index in order]
-    return probabilities, top
+    return probabilities.astype(np.float32), top

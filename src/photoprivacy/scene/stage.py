@@ -8,6 +8,7 @@ from ..artifacts import provenance, write_json, write_npz
 from ..errors import ImageRejected
 from ..images import load_rgb
 from ..stages import STAGE_VERSIONS
+from .classifier import top_predictions
 from .relevance import preprocess_scene, relevance_grid
 
 SCHEMA_VERSION = 1
@@ -41,11 +42,9 @@ def run_scene_shard(items, model, labels, params, model_info, max_pixels):
             write_npz(item["npz"], relevance=np.zeros((0, 0), np.float32))
             counts["rejected"] += 1
             continue
+        # relevance_grid's forward pass also gives the logits: no second forward for the label.
         grid, index, logits = relevance_grid(model, preprocess_scene(image))
-        probabilities = np.exp(logits - logits.max())
-        probabilities /= probabilities.sum()
-        order = np.argsort(-probabilities, kind="stable")[: params["top_k"]]
-        top = [(i, labels[i], probabilities[i]) for i in order]
+        _, top = top_predictions(logits, labels, params["top_k"])
         note = None if np.isfinite(grid).all() else "relevance map has non-finite values"
         write_json(item["json"], scene_record(item["id"], prov, label=labels[index], index=index, top_k=top,
                                               note=note))
