@@ -115,3 +115,19 @@ def test_loading_checks_the_manifest(tiny_detr_dir, tmp_path):
     (copy / "manifest.json").unlink()
     with pytest.raises(ModelNotAvailable, match="manifest.json is missing"):
         load_detr(copy)
+
+
+def test_a_file_changed_after_the_manifest_is_hashed_again(tiny_detr_dir, tmp_path):
+    import os
+    import shutil
+
+    copy = tmp_path / "detr"
+    shutil.copytree(tiny_detr_dir, copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # same size, different content
+    weights.write_bytes(bytes(data))
+    manifest_time = (copy / "manifest.json").stat().st_mtime_ns
+    os.utime(weights, ns=(manifest_time + 10**9, manifest_time + 10**9))
+    with pytest.raises(ModelNotAvailable, match="does not match the SHA-256"):
+        load_detr(copy)
