@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/detect.smk"
@@ -18,6 +21,8 @@ include: "workflow/rules/masks.smk"
 include: "workflow/rules/persons.smk"
 include: "workflow/rules/faces.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/summary.smk"
 
 
@@ -25,3 +30,9 @@ rule all:
     input:
         get_final_outputs(),
     default_target: True
+
+
+# The protected photos only: no evaluation, no figures.
+rule protect:
+    input:
+        protected_outputs(),

@@ -17,4 +17,6 @@ STAGE_VERSIONS = {
     "scene": 1,
     "masks": 1,
     "render_scenario1": 1,
+    "evaluate": 1,
+    "figures": 1,
 }

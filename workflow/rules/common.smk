@@ -1,29 +1,45 @@
 # Shared vocabulary of the workflow: config validation, the image table,
 # shards, model locations and stage parameters. Helpers only, no rules.
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from photoprivacy import samples
+from photoprivacy import samples, sweeps
 from photoprivacy.errors import ConfigError
 from photoprivacy.stages import STAGE_VERSIONS
 
 
-validate(config, "../schemas/config.schema.yaml")
+CONFIG_SCHEMA = "../schemas/config.schema.yaml"
+validate(config, CONFIG_SCHEMA)
 
-if config["detect"]["method"] == "annotations" and not config["detect"]["annotations"]:
-    raise WorkflowError(
-        "config key detect.annotations: required when detect.method is 'annotations'"
-    )
-if config["scene"]["train_images"] and not Path(config["scene"]["train_images"]).is_dir():
-    raise WorkflowError(
-        f"config key scene.train_images: folder '{config['scene']['train_images']}' does not exist"
-    )
-if config["fakes"]["generator"] == "donor" and not config["fakes"]["donor_folder"]:
-    raise WorkflowError(
-        "config key fakes.donor_folder: required when fakes.generator is 'donor'"
-    )
+
+def check_config(cfg, where=""):
+    """Rules between keys that the schema cannot say; ``where`` names a sweep variant."""
+    if cfg["detect"]["method"] == "annotations" and not cfg["detect"]["annotations"]:
+        raise WorkflowError("config key detect.annotations: required when detect.method is 'annotations'")
+    if cfg["scene"]["train_images"] and not Path(cfg["scene"]["train_images"]).is_dir():
+        raise WorkflowError(
+            f"config key scene.train_images: folder '{cfg['scene']['train_images']}' does not exist"
+        )
+    if cfg["fakes"]["generator"] == "donor" and not cfg["fakes"]["donor_folder"]:
+        raise WorkflowError(f"config key {where}fakes.donor_folder: required when fakes.generator is 'donor'")
+
+
+check_config(config)
+BASE_VARIANT = config["variant"]
+try:
+    VARIANTS = sweeps.variant_configs(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+for _name, _cfg in VARIANTS.items():
+    if _name != BASE_VARIANT:
+        try:
+            validate(_cfg, CONFIG_SCHEMA)
+        except WorkflowError as error:
+            raise WorkflowError(f"config key sweep.variants.{_name}: {error}") from None
+        check_config(_cfg, f"sweep.variants.{_name}.")
 
 try:
     IMAGES = samples.collect_images(config["input"])
@@ -110,12 +126,12 @@ def detect_params():
     return params
 
 
-def persons_params():
-    return {"version": STAGE_VERSIONS["persons"], **config["persons"]}
+def persons_params(cfg):
+    return {"version": STAGE_VERSIONS["persons"], **cfg["persons"]}
 
 
-def faces_params():
-    settings = config["faces"]
+def faces_params(cfg):
+    settings = cfg["faces"]
     params = {"version": STAGE_VERSIONS["faces"], "detector": settings["detector"]}
     if settings["detector"] == "centerface":
         params["threshold"] = settings["threshold"]
@@ -124,9 +140,9 @@ def faces_params():
     return params
 
 
-def fakes_params():
-    settings = config["fakes"]
-    params = {"version": STAGE_VERSIONS["fakes"], "generator": settings["generator"], "seed": config["seed"]}
+def fakes_params(cfg):
+    settings = cfg["fakes"]
+    params = {"version": STAGE_VERSIONS["fakes"], "generator": settings["generator"], "seed": cfg["seed"]}
     if settings["generator"] == "diffusion":
         params.update(model=model_params("face_generator"), steps=settings["steps"])
     elif settings["generator"] == "donor":
@@ -134,21 +150,21 @@ def fakes_params():
     return params
 
 
-def fakes_model_input():
-    if config["fakes"]["generator"] == "diffusion":
+def fakes_model_input(cfg):
+    if cfg["fakes"]["generator"] == "diffusion":
         return [model_manifest("face_generator")]
     return []
 
 
-def render_scenario2_params():
+def render_scenario2_params(cfg):
     return {
         "version": STAGE_VERSIONS["render_scenario2"],
-        "variant": config["variant"],
-        "seed": config["seed"],
-        "generator": config["fakes"]["generator"],
-        "max_image_pixels": config["execution"]["max_image_pixels"],
-        "minor": config["render"]["minor"],
-        "face": config["render"]["face"],
+        "variant": cfg["variant"],
+        "seed": cfg["seed"],
+        "generator": cfg["fakes"]["generator"],
+        "max_image_pixels": cfg["execution"]["max_image_pixels"],
+        "minor": cfg["render"]["minor"],
+        "face": cfg["render"]["face"],
     }
 
 
@@ -213,32 +229,125 @@ def scene_params():
     return params
 
 
-def masks_params():
-    return {"version": STAGE_VERSIONS["masks"], **config["masks"]}
+def masks_params(cfg):
+    return {"version": STAGE_VERSIONS["masks"], **cfg["masks"]}
 
 
-def render_scenario1_params():
+def render_scenario1_params(cfg):
     return {
         "version": STAGE_VERSIONS["render_scenario1"],
-        "variant": config["variant"],
-        "seed": config["seed"],
-        "max_image_pixels": config["execution"]["max_image_pixels"],
-        **config["render"]["scenario1"],
+        "variant": cfg["variant"],
+        "seed": cfg["seed"],
+        "max_image_pixels": cfg["execution"]["max_image_pixels"],
+        **cfg["render"]["scenario1"],
     }
 
 
-def final_output(scenario, kind):
-    """Pattern of a final output of this run's variant: png or decisions."""
+def evaluate_params(cfg, scenario):
+    """What a variant's metrics depend on besides its protected photos."""
+    settings = config["evaluate"]
+    params = {"version": STAGE_VERSIONS["evaluate"], "variant": cfg["variant"], "scenario": scenario,
+              "evaluate": settings}
+    if scenario == "scenario1":  # the protected region is the cleaned union of these components
+        params["render"] = {key: cfg["render"]["scenario1"][key] for key in ("components", "clean_kernel")}
+    if settings["redetect_persons"] and config["detect"]["method"] == "detr":
+        params["detector"] = {key: value for key, value in detect_params().items() if key != "batch_size"}
+    if settings["recaption"]:
+        caption = config["caption"]
+        params["captioner"] = {"model": caption["model"], "weights": model_params(captioner_family()),
+                               "max_new_tokens": caption["max_new_tokens"], "num_beams": caption["num_beams"]}
+    return params
+
+
+def evaluate_model_inputs():
+    inputs = {}
+    if config["evaluate"]["redetect_persons"] and config["detect"]["method"] == "detr":
+        inputs["detector"] = model_manifest("detr")
+    if config["evaluate"]["recaption"]:
+        inputs["captioner"] = model_manifest(captioner_family())
+    return inputs
+
+
+def metrics_shard_table(variant, scenario, shard):
+    return f"results/metrics/shards/{variant}/{scenario}/{shard}.csv"
+
+
+METRICS_TABLES = {
+    f"{table}_{kind}": f"results/metrics/{table}.{kind}" for table in ("images", "variants") for kind in ("parquet", "csv")
+}
+
+
+def figure_panel_ids():
+    panels = config["figures"]["panels"]
+    if isinstance(panels, int):
+        return sorted(IMAGES)[:panels]
+    unknown = [image_id for image_id in panels if image_id not in IMAGES]
+    if unknown:
+        raise WorkflowError(f"config key figures.panels: no image with id '{unknown[0]}'")
+    return panels
+
+
+SWEEP_FIGURE = "results/figures/sweep/privacy_utility.{ext}"
+
+
+def figure_outputs():
+    panels = expand("results/figures/panels/{image_id}.{ext}", image_id=figure_panel_ids(), ext=("png", "pdf"))
+    return [*panels, *expand(SWEEP_FIGURE, ext=("png", "pdf"))]
+
+
+# ---------------------------------------------------------------- sweep variants
+
+# Variant -> the variant whose stage outputs it reuses (equal settings share files).
+STAGE_GROUPS = {
+    "persons": sweeps.share_groups({v: persons_params(c) for v, c in VARIANTS.items()}, BASE_VARIANT),
+    "faces": sweeps.share_groups(
+        {v: [persons_params(c), faces_params(c)] for v, c in VARIANTS.items()}, BASE_VARIANT
+    ),
+    "fakes": sweeps.share_groups(
+        {v: [persons_params(c), faces_params(c), fakes_params(c)] for v, c in VARIANTS.items()}, BASE_VARIANT
+    ),
+    "masks": sweeps.share_groups({v: masks_params(c) for v, c in VARIANTS.items()}, BASE_VARIANT),
+}
+RULE_SAFE = {name: re.sub(r"\W", "_", name) for name in VARIANTS}
+if len(set(RULE_SAFE.values())) < len(RULE_SAFE):
+    raise WorkflowError("config key sweep: variant names must differ in more than '.' and '-'")
+
+
+def stage_groups(stage):
+    """The variants that own outputs of a variant-dependent stage, base first."""
+    return list(dict.fromkeys(STAGE_GROUPS[stage].values()))
+
+
+def scoped(pattern, group):
+    """Output pattern of a settings group: the base's own path, others under results/variants/<group>/."""
+    if group == BASE_VARIANT:
+        return pattern
+    return pattern.replace("results/", f"results/variants/{group}/", 1)
+
+
+def rule_name(stage, shard, variant=BASE_VARIANT):
+    if variant == BASE_VARIANT:
+        return f"{stage}_{shard}"
+    return f"{stage}_{RULE_SAFE[variant]}_{shard}"
+
+
+def final_output(scenario, kind, variant=BASE_VARIANT):
+    """Pattern of a final output of a variant: png or decisions."""
     suffix = {"png": "png", "decisions": "decisions.json"}[kind]
-    return f"results/final/{config['variant']}/{scenario}/{{image_id}}.{suffix}"
+    return f"results/final/{variant}/{scenario}/{{image_id}}.{suffix}"
 
 
-def get_final_outputs():
+def protected_outputs():
     ids = sorted(IMAGES)
     finals = [
         path
+        for variant in VARIANTS
         for scenario in ("scenario1", "scenario2")
         for kind in ("png", "decisions")
-        for path in expand(final_output(scenario, kind), image_id=ids)
+        for path in expand(final_output(scenario, kind, variant), image_id=ids)
     ]
     return [*finals, "results/summary/rejected.tsv"]
+
+
+def get_final_outputs():
+    return [*protected_outputs(), *METRICS_TABLES.values(), *figure_outputs()]

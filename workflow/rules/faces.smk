@@ -1,55 +1,65 @@
 # Scenario 2, major persons: faces inside their boxes (CenterFace or Haar), then
 # one generated replacement face per found face. Generated faces are kept as
 # artifacts so that rendering settings can change without generating again.
+# Sweep variants whose persons, faces or fakes settings differ get their own.
 
 FACES_OUTPUT = "results/faces/{image_id}.json"
 FAKES_OUTPUT = "results/fakes/{image_id}.npz"
 
-for shard in SHARDS:
+for group in stage_groups("faces"):
+    persons_pattern = scoped(PERSONS_OUTPUT, STAGE_GROUPS["persons"][group])
+    output_pattern = scoped(FACES_OUTPUT, group)
+    for shard in SHARDS:
 
-    rule:
-        name:
-            f"faces_{shard}"
-        input:
-            images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
-            persons=shard_outputs(shard, PERSONS_OUTPUT),
-        output:
-            json=shard_outputs(shard, FACES_OUTPUT),
-        log:
-            f"results/logs/faces/{shard}.log",
-        benchmark:
-            f"results/benchmarks/faces/{shard}.tsv"
-        params:
-            stage=faces_params(),
-            images=shard_items(shard, {"persons_json": PERSONS_OUTPUT, "json": FACES_OUTPUT}),
-            max_image_pixels=config["execution"]["max_image_pixels"],
-        threads: 2
-        conda:
-            "../../envs/models.yaml"
-        script:
-            "../../scripts/faces.py"
+        rule:
+            name:
+                rule_name("faces", shard, group)
+            input:
+                images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
+                persons=shard_outputs(shard, persons_pattern),
+            output:
+                json=shard_outputs(shard, output_pattern),
+            log:
+                scoped(f"results/logs/faces/{shard}.log", group),
+            benchmark:
+                scoped(f"results/benchmarks/faces/{shard}.tsv", group)
+            params:
+                stage=faces_params(VARIANTS[group]),
+                images=shard_items(shard, {"persons_json": persons_pattern, "json": output_pattern}),
+                max_image_pixels=config["execution"]["max_image_pixels"],
+            threads: 2
+            conda:
+                "../../envs/models.yaml"
+            script:
+                "../../scripts/faces.py"
 
-    rule:
-        name:
-            f"fakes_{shard}"
-        input:
-            faces=shard_outputs(shard, FACES_OUTPUT),
-            model=fakes_model_input(),
-        output:
-            npz=shard_outputs(shard, FAKES_OUTPUT),
-        log:
-            f"results/logs/fakes/{shard}.log",
-        benchmark:
-            f"results/benchmarks/fakes/{shard}.tsv"
-        params:
-            stage=fakes_params(),
-            images=shard_items(shard, {"faces_json": FACES_OUTPUT, "npz": FAKES_OUTPUT}),
-        threads: 2
-        resources:
-            mem_mb=job_resources("fakes")["mem_mb"],
-            runtime=job_resources("fakes")["runtime"],
-            gpu=job_resources("fakes")["gpu"],
-        conda:
-            "../../envs/models.yaml"
-        script:
-            "../../scripts/fakes.py"
+
+for group in stage_groups("fakes"):
+    faces_pattern = scoped(FACES_OUTPUT, STAGE_GROUPS["faces"][group])
+    output_pattern = scoped(FAKES_OUTPUT, group)
+    for shard in SHARDS:
+
+        rule:
+            name:
+                rule_name("fakes", shard, group)
+            input:
+                faces=shard_outputs(shard, faces_pattern),
+                model=fakes_model_input(VARIANTS[group]),
+            output:
+                npz=shard_outputs(shard, output_pattern),
+            log:
+                scoped(f"results/logs/fakes/{shard}.log", group),
+            benchmark:
+                scoped(f"results/benchmarks/fakes/{shard}.tsv", group)
+            params:
+                stage=fakes_params(VARIANTS[group]),
+                images=shard_items(shard, {"faces_json": faces_pattern, "npz": output_pattern}),
+            threads: 2
+            resources:
+                mem_mb=job_resources("fakes")["mem_mb"],
+                runtime=job_resources("fakes")["runtime"],
+                gpu=job_resources("fakes")["gpu"],
+            conda:
+                "../../envs/models.yaml"
+            script:
+                "../../scripts/fakes.py"

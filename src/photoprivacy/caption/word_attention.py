@@ -63,6 +63,19 @@ def caption_with_word_maps(captioner, images, max_new_tokens=20, num_beams=1, la
     ]
 
 
+def caption_texts(captioner, images, max_new_tokens=20, num_beams=1):
+    """Captions only, without maps (what evaluation compares on protected photos)."""
+    pixel_values = preprocess(captioner, images)
+    with torch.inference_mode():
+        sequences = generate(captioner, encode(captioner, pixel_values), max_new_tokens, num_beams)
+    end_ids = end_token_ids(captioner)
+    return [decode_caption(captioner, generated_tokens(sequence, end_ids)) for sequence in sequences.tolist()]
+
+
+def decode_caption(captioner, token_ids):
+    return captioner.tokenizer.decode(token_ids, skip_special_tokens=True).strip()
+
+
 def preprocess(captioner, images):
     batch = captioner.image_processor(images=list(images), return_tensors="pt")
     return batch["pixel_values"].to(captioner.device)
@@ -160,7 +173,7 @@ def describe_sequence(captioner, sequence, query_maps):
     # Token k of the caption sits at sequence position PREFIX_LENGTH + k; query one before predicted it.
     token_maps = query_maps[PREFIX_LENGTH - 1 : PREFIX_LENGTH - 1 + len(token_ids)]
     return CaptionWords(
-        caption=tokenizer.decode(token_ids, skip_special_tokens=True).strip(),
+        caption=decode_caption(captioner, token_ids),
         token_ids=token_ids,
         tokens=tokenizer.convert_ids_to_tokens(token_ids),
         words=words,

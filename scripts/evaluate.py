@@ -1,0 +1,42 @@
+"""Rule evaluate_<scenario>[_<variant>]_<shard>: privacy and utility metrics of protected photos."""
+
+import functools
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inference reads local files only
+
+import pandas as pd
+import torch
+
+from photoprivacy.caption.models import load_captioner
+from photoprivacy.caption.word_attention import caption_texts
+from photoprivacy.detection.detr import DetrDetector
+from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
+from photoprivacy.evaluate.tables import ROW_COLUMNS
+from photoprivacy.faces.detectors import CenterFaceDetector
+from photoprivacy.joblog import log_to_file
+
+log = log_to_file(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+stage = snakemake.params.stage
+execution = snakemake.config["execution"]
+evaluators = Evaluators(faces=CenterFaceDetector(stage["evaluate"]["face_threshold"]))
+if "detector" in stage:
+    detector = stage["detector"]
+    evaluators.persons = DetrDetector(
+        Path(snakemake.input.detector).parent, detector["threshold"], detector["short_side"], detector["max_side"],
+        execution["device"], execution["half_precision"],
+    )
+if "captioner" in stage:
+    captioner_settings = stage["captioner"]
+    captioner = load_captioner(Path(snakemake.input.captioner).parent, captioner_settings["model"],
+                               device=execution["device"])
+    evaluators.caption = functools.partial(caption_texts, captioner,
+                                           max_new_tokens=captioner_settings["max_new_tokens"],
+                                           num_beams=captioner_settings["num_beams"])
+log.info("evaluating %s of variant %s: persons re-detected: %s, recaptioned: %s", stage["scenario"],
+         stage["variant"], evaluators.persons is not None, evaluators.caption is not None)
+rows = run_evaluate_shard(snakemake.params.images, stage, evaluators, execution["batch_size"],
+                          execution["max_image_pixels"])
+pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(snakemake.output.table, index=False)

@@ -1,0 +1,168 @@
+"""Per-image metrics: how much of the image outside the protected regions
+survives (SSIM, PSNR), whether faces, persons and words are still found, and
+how far the caption moved."""
+
+import math
+import re
+from collections import Counter
+
+import cv2
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from ..render.regions import box_to_region
+
+_SSIM_WINDOW = 7  # scikit-image's default window side
+_TOKEN = re.compile(r"[a-z0-9']+")
+
+
+def ssim_outside(original, protected, mask):
+    """Mean SSIM (map averaged over channels) over the pixels outside ``mask``;
+    NaN when nothing lies outside or the image is under 3 px on a side."""
+    outside = ~mask
+    window = min(_SSIM_WINDOW, _largest_odd(min(original.shape[:2])))
+    if not outside.any() or window < 3:
+        return math.nan
+    _, ssim_map = structural_similarity(
+        original, protected, channel_axis=2, data_range=255, full=True, win_size=window
+    )
+    return float(ssim_map.mean(axis=2)[outside].mean())
+
+
+def _largest_odd(n):
+    return n if n % 2 else n - 1
+
+
+def psnr_outside(original, protected, mask):
+    """PSNR (dB) over the pixels outside ``mask``: inf when they are unchanged, NaN when there are none."""
+    outside = ~mask
+    if not outside.any():
+        return math.nan
+    difference = original[outside].astype(np.float64) - protected[outside].astype(np.float64)
+    mse = float(np.mean(difference**2))
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+def altered_fraction(original, protected):
+    """Fraction of pixels where any channel differs."""
+    return float(np.any(original != protected, axis=2).mean())
+
+
+def protected_fraction(mask):
+    return float(mask.mean())
+
+
+def regions_mask(shape, regions):
+    """Bool (h, w) mask, True inside each end-exclusive [x0, y0, x1, y1] region; None regions are skipped."""
+    mask = np.zeros(shape[:2], dtype=bool)
+    for region in regions:
+        if region is not None:
+            x0, y0, x1, y1 = (max(0, int(v)) for v in region)
+            mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def match_size(original, mask, shape):
+    """Resize ``original`` and ``mask`` to ``shape[:2]``: the renderer may resize its output."""
+    height, width = shape[:2]
+    if original.shape[:2] == (height, width) and mask.shape == (height, width):
+        return original, mask
+    resized = cv2.resize(original, (width, height), interpolation=cv2.INTER_AREA)
+    resized_mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    return resized, resized_mask.astype(bool)
+
+
+def faces_in_mask(faces, mask, threshold):
+    """Boxes of the faces scoring above ``threshold`` (None: accepted) whose box centre lies in ``mask``."""
+    height, width = mask.shape
+    inside = []
+    for box, score in faces:
+        if score is not None and score <= threshold:
+            continue
+        x = min(max(math.floor((box[0] + box[2]) / 2), 0), width - 1)
+        y = min(max(math.floor((box[1] + box[3]) / 2), 0), height - 1)
+        if mask[y, x]:
+            inside.append(box)
+    return inside
+
+
+def faces_inside(faces, mask, threshold):
+    return len(faces_in_mask(faces, mask, threshold))
+
+
+def box_iou(a, b):
+    """Intersection over union of two xyxy boxes; 0 when they do not overlap."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    intersection = width * height
+    union = _area(a) + _area(b) - intersection
+    return float(intersection / union) if union > 0 else 0.0
+
+
+def _area(box):
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def covered_boxes(boxes, mask, coverage):
+    """Indices of the boxes whose pixels inside the image are at least ``coverage`` masked."""
+    height, width = mask.shape
+    covered = []
+    for index, box in enumerate(boxes):
+        region = box_to_region(box, width, height)
+        if region is None:
+            continue
+        x0, y0, x1, y1 = region
+        if mask[y0:y1, x0:x1].mean() >= coverage:
+            covered.append(index)
+    return covered
+
+
+def redetected(boxes, detections, iou_threshold):
+    """How many ``boxes`` a detection still matches, one to one, greedily by highest IoU."""
+    pairs = sorted(
+        ((box_iou(box, detection), i, j) for i, box in enumerate(boxes) for j, detection in enumerate(detections)),
+        reverse=True,
+    )
+    matched_boxes, matched_detections = set(), set()
+    for iou, i, j in pairs:
+        if iou < iou_threshold:
+            break
+        if i not in matched_boxes and j not in matched_detections:
+            matched_boxes.add(i)
+            matched_detections.add(j)
+    return len(matched_boxes)
+
+
+def caption_tokens(text):
+    return _TOKEN.findall(text.lower()) if text is not None else []
+
+
+def words_kept(caption, words):
+    """The words (strings, or dicts with "word") whose tokens still appear
+    contiguously in ``caption``, in the given order; "living room" needs both tokens adjacent."""
+    tokens = caption_tokens(caption)
+    kept = []
+    for entry in words:
+        word = entry["word"] if isinstance(entry, dict) else entry
+        if _contains_sequence(tokens, caption_tokens(word)):
+            kept.append(word)
+    return kept
+
+
+def _contains_sequence(tokens, sequence):
+    n = len(sequence)
+    return n > 0 and any(tokens[i : i + n] == sequence for i in range(len(tokens) - n + 1))
+
+
+def caption_similarity(a, b):
+    """Token F1 of caption ``b`` against ``a`` (multiset overlap); 1.0 when both are empty."""
+    tokens_a, tokens_b = caption_tokens(a), caption_tokens(b)
+    if not tokens_a and not tokens_b:
+        return 1.0
+    overlap = sum((Counter(tokens_a) & Counter(tokens_b)).values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(tokens_b), overlap / len(tokens_a)
+    return 2 * precision * recall / (precision + recall)

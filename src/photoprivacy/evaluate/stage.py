@@ -1,0 +1,135 @@
+"""The evaluate stage over one shard of one variant and scenario: a metric row per image.
+
+Privacy compares the protected photo with the original inside the
+obfuscated regions (scenario 1: the cleaned mask union; scenario 2: the
+minor persons' boxes and faces pixelated for want of a generator): faces
+found by CenterFace, persons found by the detector, and whether the action
+(w1) and scene (w2) words survive in a new caption. Replaced faces are
+protected too, but a generated face there is wanted, so they only count as
+protected area. Utility is measured outside every protected region.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..artifacts import read_json
+from ..errors import ImageRejected
+from ..images import load_rgb
+from ..render.masking import clean, union
+from . import metrics
+from .tables import ROW_COLUMNS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Evaluators:
+    """What a job loads once: CenterFace, and optionally the detector and the captioner."""
+
+    faces: object  # callable rgb -> [(box_xyxy, score)]
+    persons: object = None  # DetrDetector, or None: persons not re-detected
+    caption: object = None  # callable list of rgb -> list of captions, or None: no recaptioning
+
+
+def protected_masks(scenario, shape, decisions, masks_npz=None, params=None):
+    """(obfuscated, protected) boolean masks of the rendered photo's pixels, before any resize."""
+    if scenario == "scenario1":
+        with np.load(masks_npz) as arrays:
+            masks = {name: arrays[name] for name in arrays.files}
+        cleaned = clean(union(masks, params["components"]), params["clean_kernel"])
+        return cleaned, cleaned
+    regions = [r for r in decisions["regions"] if r["region"] is not None and r["method"] is not None]
+    obfuscated = [r["region"] for r in regions if not r["method"].startswith("replace:")]
+    replaced = [r["region"] for r in regions if r["method"].startswith("replace:")]
+    obfuscated_mask = metrics.regions_mask(shape, obfuscated)
+    return obfuscated_mask, obfuscated_mask | metrics.regions_mask(shape, replaced)
+
+
+def person_boxes(detections, scale):
+    """Boxes of the original's person detections, in the protected photo's pixels."""
+    sx, sy = scale
+    return [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]
+            for b in (d["box_xyxy"] for d in detections["detections"] if d["label"] == "person")]
+
+
+def empty_row(item, params, status, reason):
+    row = dict.fromkeys(ROW_COLUMNS)
+    row.update(variant=params["variant"], scenario=params["scenario"], image_id=item["id"], status=status,
+               reason=reason)
+    return row
+
+
+def measure(item, original, protected, params, evaluators, detected=None, caption=None):
+    """The metric row of one ok image; ``detected`` and ``caption`` come from batched model calls."""
+    settings = params["evaluate"]
+    decisions = read_json(item["decisions"])
+    obfuscated, protected_area = protected_masks(params["scenario"], original.shape, decisions,
+                                                 item.get("masks_npz"), params.get("render"))
+    scale = (protected.shape[1] / original.shape[1], protected.shape[0] / original.shape[0])
+    _, protected_area = metrics.match_size(original, protected_area, protected.shape)
+    original, obfuscated = metrics.match_size(original, obfuscated, protected.shape)
+    row = empty_row(item, params, "ok", None)
+    threshold = settings["face_threshold"]
+    # A face found again at its place is a leak; other faces found in an obfuscated area are counted apart.
+    faces_before = metrics.faces_in_mask(evaluators.faces(original), obfuscated, threshold)
+    faces_after = metrics.faces_in_mask(evaluators.faces(protected), obfuscated, threshold)
+    row["faces_original"], row["faces_protected"] = len(faces_before), len(faces_after)
+    row["faces_redetected"] = metrics.redetected(faces_before, faces_after, settings["iou"])
+    boxes = person_boxes(read_json(item["detect_json"]), scale)
+    covered = [boxes[i] for i in metrics.covered_boxes(boxes, obfuscated, settings["person_coverage"])]
+    row["persons_protected"] = len(covered)
+    if detected is not None:
+        found = [d["box_xyxy"] for d in detected.detections if d["label"] == "person"]
+        row["persons_redetected"] = metrics.redetected(covered, found, settings["iou"])
+    language = read_json(item["language_json"])
+    row["caption_original"] = read_json(item["caption_json"])["caption"]
+    row["w1_words"], row["w2_words"] = len(language["w1"]), len(language["w2"])
+    if caption is not None:
+        row["caption_protected"] = caption
+        row["w1_kept"] = len(metrics.words_kept(caption, language["w1"]))
+        row["w2_kept"] = len(metrics.words_kept(caption, language["w2"]))
+        row["caption_similarity"] = metrics.caption_similarity(row["caption_original"], caption)
+    row.update(
+        ssim_outside=metrics.ssim_outside(original, protected, protected_area),
+        psnr_outside=metrics.psnr_outside(original, protected, protected_area),
+        altered_fraction=metrics.altered_fraction(original, protected),
+        protected_fraction=metrics.protected_fraction(protected_area),
+    )
+    return row
+
+
+def load_pair(item, max_pixels):
+    """(original, protected) pixels, or the reason the image cannot be evaluated."""
+    decisions = read_json(item["decisions"])
+    if decisions["status"] != "ok":
+        return None, decisions["reason"]
+    try:
+        return (load_rgb(item["path"], max_pixels), load_rgb(item["png"], max_pixels)), None
+    except ImageRejected as rejected:  # the photo changed since it was rendered
+        return None, rejected.reason
+
+
+def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels):
+    """items: dicts with id, path, detect_json, caption_json, language_json, png, decisions
+    (and masks_npz for scenario 1). Returns the rows (tables.ROW_COLUMNS)."""
+    rows = []
+    for start in range(0, len(items), batch_size):
+        batch, pairs = [], []
+        for item in items[start : start + batch_size]:
+            pair, reason = load_pair(item, max_pixels)
+            if pair is None:
+                rows.append(empty_row(item, params, "rejected", reason))
+            else:
+                batch.append(item)
+                pairs.append(pair)
+        if not batch:
+            continue
+        protected = [pair[1] for pair in pairs]
+        detected = evaluators.persons.detect(protected) if evaluators.persons else [None] * len(batch)
+        captions = evaluators.caption(protected) if evaluators.caption else [None] * len(batch)
+        for item, (original, image), found, caption in zip(batch, pairs, detected, captions):
+            rows.append(measure(item, original, image, params, evaluators, found, caption))
+    log.info("evaluated %d images (%d rejected)", len(rows), sum(row["status"] != "ok" for row in rows))
+    return rows

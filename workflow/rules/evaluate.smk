@@ -1,0 +1,73 @@
+# Evaluation: privacy and utility of every variant's protected photos, one job
+# per variant, scenario and shard (models loaded once per job), then one table
+# of per-image rows and one of per-variant aggregates under results/metrics/.
+
+for variant, cfg in VARIANTS.items():
+    masks_npz = scoped(MASKS_OUTPUTS["npz"], STAGE_GROUPS["masks"][variant])
+    for scenario in ("scenario1", "scenario2"):
+        scenario_inputs = {"masks_npz": masks_npz} if scenario == "scenario1" else {}
+        for shard in SHARDS:
+
+            rule:
+                name:
+                    rule_name(f"evaluate_{scenario}", shard, variant)
+                input:
+                    images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
+                    detections=shard_outputs(shard, DETECT_OUTPUTS["json"]),
+                    captions=shard_outputs(shard, CAPTION_OUTPUTS["json"]),
+                    language=shard_outputs(shard, LANGUAGE_OUTPUT),
+                    protected=shard_outputs(shard, final_output(scenario, "png", variant)),
+                    decisions=shard_outputs(shard, final_output(scenario, "decisions", variant)),
+                    masks=shard_outputs(shard, masks_npz) if scenario == "scenario1" else [],
+                    **evaluate_model_inputs(),
+                output:
+                    table=metrics_shard_table(variant, scenario, shard),
+                log:
+                    f"results/logs/evaluate_{scenario}/{variant}/{shard}.log",
+                benchmark:
+                    f"results/benchmarks/evaluate_{scenario}/{variant}/{shard}.tsv"
+                params:
+                    stage=evaluate_params(cfg, scenario),
+                    images=shard_items(
+                        shard,
+                        {
+                            "detect_json": DETECT_OUTPUTS["json"],
+                            "caption_json": CAPTION_OUTPUTS["json"],
+                            "language_json": LANGUAGE_OUTPUT,
+                            "png": final_output(scenario, "png", variant),
+                            "decisions": final_output(scenario, "decisions", variant),
+                            **scenario_inputs,
+                        },
+                    ),
+                threads: 2
+                resources:
+                    mem_mb=job_resources("evaluate")["mem_mb"],
+                    runtime=job_resources("evaluate")["runtime"],
+                    gpu=job_resources("evaluate")["gpu"],
+                conda:
+                    "../../envs/models.yaml"
+                script:
+                    "../../scripts/evaluate.py"
+
+
+rule metrics:
+    input:
+        tables=[
+            metrics_shard_table(variant, scenario, shard)
+            for variant in VARIANTS
+            for scenario in ("scenario1", "scenario2")
+            for shard in SHARDS
+        ],
+    output:
+        images_parquet=METRICS_TABLES["images_parquet"],
+        images_csv=METRICS_TABLES["images_csv"],
+        variants_parquet=METRICS_TABLES["variants_parquet"],
+        variants_csv=report(METRICS_TABLES["variants_csv"], caption="../../report/metrics.rst", category="Metrics"),
+    log:
+        "results/logs/metrics/metrics.log",
+    benchmark:
+        "results/benchmarks/metrics/metrics.tsv"
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../../scripts/aggregate_metrics.py"

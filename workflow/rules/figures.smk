@@ -1,0 +1,60 @@
+# Figures (matplotlib, deterministic PNG and PDF): a panel per selected image
+# from the base variant's artifacts, and privacy versus utility per variant.
+# `snakemake --report report.html` collects them with the captions in report/.
+
+
+rule figure_panel:
+    input:
+        image=lambda wildcards: str(IMAGES[wildcards.image_id]),
+        detect_json=DETECT_OUTPUTS["json"],
+        persons_json=PERSONS_OUTPUT,
+        caption_json=CAPTION_OUTPUTS["json"],
+        caption_npz=CAPTION_OUTPUTS["npz"],
+        language_json=LANGUAGE_OUTPUT,
+        scene_json=SCENE_OUTPUTS["json"],
+        scene_npz=SCENE_OUTPUTS["npz"],
+        masks_npz=MASKS_OUTPUTS["npz"],
+        scenario1_png=final_output("scenario1", "png"),
+        scenario2_png=final_output("scenario2", "png"),
+    output:
+        png=report(
+            "results/figures/panels/{image_id}.png",
+            caption="../../report/panel.rst",
+            category="Per-image panels",
+            labels={"image": "{image_id}"},
+        ),
+        pdf="results/figures/panels/{image_id}.pdf",
+    log:
+        "results/logs/figure_panel/{image_id}.log",
+    benchmark:
+        "results/benchmarks/figure_panel/{image_id}.tsv"
+    params:
+        version=STAGE_VERSIONS["figures"],
+        variant=BASE_VARIANT,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../../scripts/figure_panel.py"
+
+
+rule figure_sweep:
+    input:
+        variants=METRICS_TABLES["variants_csv"],
+    output:
+        png=report(
+            SWEEP_FIGURE.format(ext="png"),
+            caption="../../report/sweep.rst",
+            category="Sweep",
+            labels={"figure": "privacy versus utility"},
+        ),
+        pdf=SWEEP_FIGURE.format(ext="pdf"),
+    log:
+        "results/logs/figure_sweep/privacy_utility.log",
+    benchmark:
+        "results/benchmarks/figure_sweep/privacy_utility.tsv"
+    params:
+        version=STAGE_VERSIONS["figures"],
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../../scripts/figure_sweep.py"
