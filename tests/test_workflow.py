@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -156,9 +157,11 @@ def test_unchanged_run_has_nothing_to_do(project):
     assert planned_jobs(project) == {}
 
 
-SHARDED_STAGES = ("detect", "persons", "faces", "fakes", "render_scenario2",
-                  "caption", "language", "relations", "scene", "masks", "render_scenario1")
-AFTER_DETECTION = {"persons", "faces", "fakes", "render_scenario2", "relations", "masks", "render_scenario1"}
+SHARDED_STAGES = ("detect", "persons", "faces", "fakes", "render_scenario2", "caption", "language",
+                  "relations", "scene", "masks", "render_scenario1", "evaluate_scenario1", "evaluate_scenario2")
+AFTER_DETECTION = {"persons", "faces", "fakes", "render_scenario2", "relations", "masks", "render_scenario1",
+                   "evaluate_scenario1", "evaluate_scenario2"}
+AGGREGATES = {"metrics", "figure_sweep", "all"}  # rerun after any evaluation
 
 
 def jobs_per_stage(jobs):
@@ -170,7 +173,7 @@ def test_editing_one_image_reruns_one_shard_per_stage(project):
     save_image(project / "photos" / "generated" / "street scene 1.png", gradient_image(120, 200, seed=9))
     jobs = planned_jobs(project)
     assert jobs_per_stage(jobs) == {stage: 1 for stage in SHARDED_STAGES}
-    assert sum(jobs.values()) == len(SHARDED_STAGES) + 2  # + summarize_rejected and all
+    assert sum(jobs.values()) == len(SHARDED_STAGES) + 4  # + summarize_rejected, metrics, figure_sweep, all
     snakemake(project)
     assert planned_jobs(project) == {}
 
@@ -188,15 +191,19 @@ def test_changing_the_mosaic_block_size_reruns_only_rendering(project):
     write_config(project, "blocks.yaml", render={"minor": {"block_size": 5}})
     jobs = planned_jobs(project, "--configfile", "blocks.yaml")
     shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
-    assert jobs_per_stage(jobs) == {stage: shards if stage == "render_scenario2" else 0 for stage in SHARDED_STAGES}
-    assert set(jobs) - {f"render_scenario2_{s}" for s in ("0000", "0001", "0002", "0003")} == {"all"}
+    rerun = {"render_scenario2", "evaluate_scenario2"}
+    assert jobs_per_stage(jobs) == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    # the panels show the base variant's outputs
+    assert set(jobs) - {f"{stage}_{s}" for stage in rerun for s in ("0000", "0001", "0002", "0003")} == {
+        *AGGREGATES, "figure_panel"}
 
 
 def test_switching_scenario1_method_and_components_reruns_only_its_rendering(project):
     write_config(project, "noise.yaml", render={"scenario1": {"method": "noise", "components": ["persons", "w2"]}})
     jobs = planned_jobs(project, "--configfile", "noise.yaml")
     shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
-    assert jobs_per_stage(jobs) == {stage: shards if stage == "render_scenario1" else 0 for stage in SHARDED_STAGES}
+    rerun = {"render_scenario1", "evaluate_scenario1"}
+    assert jobs_per_stage(jobs) == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
 
 
 def test_scenario1_artifacts_for_every_image(project):
@@ -281,3 +288,110 @@ def test_lint_is_clean(project):
     done = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(project), "--lint"],
                           capture_output=True, text=True, cwd=project)
     assert "Congratulations, your workflow is in a good condition!" in done.stdout + done.stderr, done.stdout
+
+
+def test_metrics_tables_and_figures(project):
+    results = project / "results"
+    ids = image_ids(project)
+    rows = pd.read_csv(results / "metrics" / "images.csv")
+    pd.testing.assert_frame_equal(pd.read_parquet(results / "metrics" / "images.parquet"), rows)
+    assert len(rows) == 2 * len(ids) and set(rows["scenario"]) == {"scenario1", "scenario2"}
+    assert set(rows.loc[rows["status"] == "rejected", "image_id"]) == set(BAD_IMAGES)
+    ok = rows[rows["status"] == "ok"]
+    assert ok["ssim_outside"].between(0, 1).all() and ok["altered_fraction"].between(0, 1).all()
+    assert ok["caption_protected"].notna().all() and ok["persons_redetected"].notna().all()
+    assert (ok["faces_redetected"] <= ok["faces_original"]).all()
+    # scenario 2 changes pixels inside boxes only: nothing outside differs
+    assert (ok.loc[ok["scenario"] == "scenario2", "psnr_outside"] == np.inf).all()
+    variants = pd.read_csv(results / "metrics" / "variants.csv")
+    assert variants[["variant", "scenario", "images", "rejected"]].values.tolist() == [
+        ["default", "scenario1", len(ids) - 3, 3], ["default", "scenario2", len(ids) - 3, 3]]
+    for image_id in ids[:4]:  # figures.panels: 4
+        for suffix in ("png", "pdf"):
+            assert (results / "figures" / "panels" / f"{image_id}.{suffix}").stat().st_size > 1000
+    assert not (results / "figures" / "panels" / f"{ids[4]}.png").exists()
+    for suffix in ("png", "pdf"):
+        assert (results / "figures" / "sweep" / f"privacy_utility.{suffix}").stat().st_size > 1000
+
+
+def test_report_holds_the_figures_with_captions(project):
+    snakemake(project, "--report", "report.html")
+    html = (project / "report.html").read_text()
+    assert "privacy_utility.png" in html and "variants.csv" in html
+    assert "One photo through the base variant" in html  # report/panel.rst
+
+
+def write_sweep(workdir, name, variants=None, table=None):
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["sweep"] = {"variants": variants or {}, "table": table}
+    (workdir / name).write_text(yaml.safe_dump(config))
+
+
+def shard_names(project):
+    return sorted(p.stem for p in (project / "results" / "logs" / "detect").glob("*.log"))
+
+
+def test_adding_a_variant_renders_and_evaluates_only_it(project):
+    blur = {"render": {"scenario1": {"method": "blur"}, "minor": {"method": "blur"}}}
+    write_sweep(project, "sweep.yaml", {"blur": blur})
+    jobs = planned_jobs(project, "--configfile", "sweep.yaml")
+    stages = ("render_scenario1", "render_scenario2", "evaluate_scenario1", "evaluate_scenario2")
+    assert jobs == {**{f"{stage}_blur_{shard}": 1 for stage in stages for shard in shard_names(project)},
+                    "metrics": 1, "figure_sweep": 1, "all": 1}
+    snakemake(project, "--configfile", "sweep.yaml")
+    results = project / "results"
+    ok_id = next(image_id for image_id in image_ids(project) if image_id not in BAD_IMAGES)
+    decisions = read_json(results / "final" / "blur" / "scenario1" / f"{ok_id}.decisions.json")
+    assert decisions["variant"] == "blur" and {r["method"] for r in decisions["regions"]} == {"blur"}
+    rows = pd.read_parquet(results / "metrics" / "images.parquet")
+    assert rows.groupby("variant").size().to_dict() == {"blur": 2 * len(image_ids(project)),
+                                                         "default": 2 * len(image_ids(project))}
+    variants = pd.read_csv(results / "metrics" / "variants.csv")
+    assert variants[["variant", "scenario"]].values.tolist() == [
+        ["blur", "scenario1"], ["blur", "scenario2"], ["default", "scenario1"], ["default", "scenario2"]]
+    assert (results / "figures" / "sweep" / "privacy_utility.png").stat().st_size > 1000
+    assert planned_jobs(project, "--configfile", "sweep.yaml") == {}
+
+
+def test_a_scoring_variant_reruns_scenario2_from_persons_in_its_own_folder(project):
+    write_sweep(project, "scoring.yaml", {"notebook": {"persons": {"rule": "notebook"}}})
+    jobs = planned_jobs(project, "--configfile", "scoring.yaml")
+    stages = ("persons", "faces", "fakes", "render_scenario2", "render_scenario1",
+              "evaluate_scenario1", "evaluate_scenario2")
+    assert jobs == {**{f"{stage}_notebook_{shard}": 1 for stage in stages for shard in shard_names(project)},
+                    "metrics": 1, "figure_sweep": 1, "all": 1}
+    out = snakemake(project, "-n", "--configfile", "scoring.yaml", "-p").stdout
+    assert "results/variants/notebook/persons/" in out and "results/variants/notebook/masks/" not in out
+
+
+def test_sweep_table_declares_variants(project):
+    (project / "sweep.tsv").write_text(
+        "variant\trender.scenario1.method\trender.scenario1.components\n"
+        "pixelated\tpixelate\t\n"
+        "no_scene\t\t[persons, objects, w1, w2]\n"
+    )
+    write_sweep(project, "table.yaml", table=str(project / "sweep.tsv"))
+    jobs = planned_jobs(project, "--configfile", "table.yaml")
+    assert {name.rsplit("_", 1)[0] for name in jobs if "_" in name and name[-1].isdigit()} == {
+        f"{stage}_{variant}" for stage in ("render_scenario1", "render_scenario2", "evaluate_scenario1",
+                                           "evaluate_scenario2") for variant in ("pixelated", "no_scene")}
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        ({"x": {"detect": {"threshold": 0.5}}}, r"config key sweep.variants.x.detect: a variant may only change"),
+        ({"x": {"render": {"minr": {}}}}, r"config key sweep.variants.x.render.minr: not a setting"),
+        ({"x": {"render": {"minor": {"method": "smudge"}}}},
+         r"config key sweep.variants.x: [\s\S]*'smudge' is not one of"),
+        ({"default": {"persons": {"rule": "notebook"}}}, r"config key sweep.variants.default: 'default' is the base"),
+        ({"x": {"fakes": {"generator": "donor"}}}, r"config key sweep.variants.x.fakes.donor_folder: required"),
+    ],
+)
+def test_bad_sweep_stops_at_start_naming_the_key(tmp_path, variants, message):
+    save_image(tmp_path / "photos" / "a.png", gradient_image(10, 10))
+    write_config(tmp_path)
+    write_sweep(tmp_path, "config.yaml", variants)
+    done = snakemake(tmp_path, "-n", check=False)
+    assert done.returncode != 0
+    assert re.search(message, done.stdout + done.stderr), done.stdout + done.stderr
