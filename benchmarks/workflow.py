@@ -1,0 +1,157 @@
+"""The whole workflow on N generated images with full-size random models, against bare forward passes.
+
+    .venv/bin/python benchmarks/workflow.py [--images 20] [--shards 8] [--size full]
+
+Runs the offline profile (models built first, not timed) and prints, in one run:
+the wall time of the whole DAG (both scenarios, evaluation, figures); the sum
+of the models' bare forward passes on the same images in this process (DETR
+on the photos, captioner generation and scene classifier on the photos, and
+evaluation's DETR, captioner and CenterFace on the protected photos); their
+ratio; images per second; job seconds and peak memory per stage (from
+Snakemake's benchmark files); and the wall time of two reruns: after changing
+one render parameter, and after editing one image.
+"""
+
+import argparse
+import csv
+import shutil
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from PIL import Image
+
+from common import scratch_project, snakemake
+
+MODEL_FAMILIES = ("detr", "captioner_blip", "scene_classifier", "face_generator")
+
+
+def timed(function, *args):
+    began = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - began
+
+
+def batches(items, size):
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def bare_forward_seconds(workdir, size, photos, protected, batch_size):
+    """Seconds of each model's forward passes alone, on the images its stages see."""
+    from photoprivacy.caption.models import load_captioner
+    from photoprivacy.caption.word_attention import caption_texts
+    from photoprivacy.detection.detr import DetrDetector, preprocess
+    from photoprivacy.faces.detectors import CenterFaceDetector
+    from photoprivacy.scene.classifier import load_scene_classifier
+    from photoprivacy.scene.relevance import preprocess_scene
+
+    models = workdir / "resources" / "models" / "offline"
+    detr = DetrDetector(models / f"detr-{size}")
+    captioner = load_captioner(models / f"captioner_blip-{size}", "blip")
+    scene, _ = load_scene_classifier(models / f"scene_classifier-{size}")
+    faces = CenterFaceDetector()
+
+    def detr_forward(images):
+        detr.forward(*preprocess(images, detr.short_side, detr.max_side))
+
+    def scene_forward(images):
+        with torch.inference_mode():
+            scene(torch.cat([preprocess_scene(image) for image in images]))
+
+    def face_calls(images):
+        for image in images:
+            faces(image)
+
+    detr_forward(photos[:1])  # warm-up: first calls allocate
+    caption_texts(captioner, photos[:1])
+    seconds = defaultdict(float)
+    for batch in batches(photos, batch_size):
+        seconds["detect: DETR"] += timed(detr_forward, batch)
+        seconds["caption: generation"] += timed(caption_texts, captioner, batch)
+        seconds["scene: classifier"] += timed(scene_forward, batch)
+    for batch in batches(protected, batch_size):
+        seconds["evaluate: DETR"] += timed(detr_forward, batch)
+        seconds["evaluate: generation"] += timed(caption_texts, captioner, batch)
+        # CenterFace runs on the original and the protected photo of each evaluation
+        seconds["evaluate: CenterFace"] += 2 * timed(face_calls, batch)
+    return seconds
+
+
+def stage_table(workdir):
+    """Stage -> (jobs, summed job seconds, peak max_rss MB) from Snakemake's benchmark files.
+
+    A job that ends before Snakemake's first memory sample shows 0 MB.
+    """
+    table = defaultdict(lambda: [0, 0.0, 0.0])
+    for tsv in sorted((workdir / "results" / "benchmarks").rglob("*.tsv")):
+        stage = tsv.relative_to(workdir / "results" / "benchmarks").parts[0]
+        if stage == "models":  # built before the timed run
+            continue
+        with tsv.open() as handle:
+            row = next(csv.DictReader(handle, delimiter="\t"))
+        entry = table[stage]
+        entry[0] += 1
+        entry[1] += float(row["s"])
+        entry[2] = max(entry[2], float(row["max_rss"]) if row["max_rss"] != "NA" else 0.0)
+    return table
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=20, help="generated images (N)")
+    parser.add_argument("--shards", type=int, default=8, help="execution.shards")
+    parser.add_argument("--size", choices=["tiny", "full"], default="full", help="random model size")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch project")
+    args = parser.parse_args()
+    torch.set_num_threads(2)  # as the rules' threads
+    workdir = scratch_project(generated=args.images, execution={"shards": args.shards},
+                              models={"offline_size": args.size})
+    snakemake(workdir, *(f"resources/models/offline/{family}-{args.size}/manifest.json" for family in MODEL_FAMILIES))
+    wall = snakemake(workdir)
+    stages = stage_table(workdir)
+
+    from photoprivacy.images import load_rgb
+
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    photo_paths = sorted((workdir / "photos").iterdir())
+    photos = [load_rgb(path) for path in photo_paths]
+    final = workdir / "results" / "final" / config["variant"]
+    protected = [load_rgb(final / scenario / f"{path.stem}.png") for scenario in ("scenario1", "scenario2")
+                 for path in photo_paths]
+    bare = bare_forward_seconds(workdir, args.size, photos, protected, config["execution"]["batch_size"])
+
+    # Rerun 1: one render parameter changed (scenario 1's method), as a sweep would.
+    config["render"]["scenario1"]["method"] = "blur"
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
+    rerun_render = snakemake(workdir, "--configfile", "changed.yaml")
+    # Rerun 2: one photo edited.
+    edited = photo_paths[0]
+    pixels = np.asarray(Image.open(edited)).copy()
+    pixels[:10] = 255 - pixels[:10]
+    Image.fromarray(pixels).save(edited, quality=90)
+    rerun_image = snakemake(workdir, "--configfile", "changed.yaml")
+
+    n = len(photos)
+    bare_total = sum(bare.values())
+    print(f"{n} generated images (640x480), random models ({args.size}), {args.shards} shards, "
+          f"{torch.get_num_threads()} threads, batch {config['execution']['batch_size']}")
+    print(f"whole DAG: {wall:.1f} s wall, {n / wall:.3f} images/s")
+    print(f"bare forward passes: {bare_total:.1f} s  ->  ratio wall / bare = {wall / bare_total:.2f}")
+    for name, seconds in bare.items():
+        print(f"    {name:<24}{seconds:>8.1f} s")
+    print(f"{'stage':<22}{'jobs':>5}{'job s':>9}{'s/image':>9}{'peak MB':>9}")
+    for stage, (jobs, seconds, peak) in sorted(stages.items(), key=lambda item: -item[1][1]):
+        print(f"{stage:<22}{jobs:>5}{seconds:>9.1f}{seconds / n:>9.2f}{peak:>9.0f}")
+    print(f"rerun after render.scenario1.method -> blur: {rerun_render:.1f} s")
+    print(f"rerun after editing one image ({edited.name}): {rerun_image:.1f} s")
+    if args.keep:
+        print(f"project kept in {workdir}")
+    else:
+        shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()
