@@ -15,7 +15,6 @@ from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator
 from photoprivacy.artifacts import load_schema, validate_npz, write_json
 from photoprivacy.figures.panels import (
     FIGSIZE,
-    bilinear_resize,
     display_size,
     heat_map,
     load_panel_inputs,
@@ -175,10 +174,11 @@ def check_files(outputs, pixels):
         assert "Software" not in image.info
 
 
-def test_bilinear_resize_matches_align_corners_false():
+def test_heat_map_is_the_masks_stage_upsampling():
     # Source x of output column j is (j + 0.5) / 2 - 0.5, clamped to [0, 1]: 0, 0.25, 0.75, 1.
-    resized = bilinear_resize([[0.0, 1.0], [0.0, 1.0]], 2, 4)
-    np.testing.assert_allclose(resized, [[0, 0.25, 0.75, 1]] * 2)
+    heat, note = heat_map([[0.0, 1.0], [0.0, 1.0]], 2, 4)
+    assert note is None
+    np.testing.assert_allclose(heat, [[0, 0.25, 0.75, 1]] * 2)
 
 
 @pytest.mark.parametrize("grid", [np.zeros((0, 0)), np.full((3, 3), 0.5), [[np.nan, 1.0]]])

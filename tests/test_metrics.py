@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from photoprivacy.artifacts import load_schema
 from photoprivacy.evaluate.metrics import (
     altered_fraction,
     box_iou,
@@ -27,7 +28,7 @@ from photoprivacy.images import load_rgb
 from photoprivacy.render.obfuscate import obfuscate_region
 from photoprivacy.render.regions import box_to_region
 
-from conftest import gradient_image
+from conftest import SCHEMAS, gradient_image
 
 
 def test_identical_images():
@@ -275,3 +276,9 @@ def test_blurred_face_is_no_longer_detected(shared_photos):
         blurred, _ = obfuscate_region(blurred, region, "blur", 9, 15.0)
     assert faces_inside(faces, mask, 0.5) >= 1
     assert faces_inside(detector(blurred), mask, 0.5) == 0
+
+
+def test_metric_tables_match_their_schema():
+    schema = load_schema(SCHEMAS / "metrics.schema.yaml")
+    assert tuple(schema["tables"]["images"]["columns"]) == ROW_COLUMNS
+    assert tuple(schema["tables"]["variants"]["columns"]) == AGGREGATE_COLUMNS

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from ..language.words import word_texts
 from ..render.regions import box_to_region
 
 _SSIM_WINDOW = 7  # scikit-image's default window side
@@ -144,8 +145,7 @@ def words_kept(caption, words):
     contiguously in ``caption``, in the given order; "living room" needs both tokens adjacent."""
     tokens = caption_tokens(caption)
     kept = []
-    for entry in words:
-        word = entry["word"] if isinstance(entry, dict) else entry
+    for word in word_texts(words):
         if _contains_sequence(tokens, caption_tokens(word)):
             kept.append(word)
     return kept

@@ -5,8 +5,6 @@ attention (w1 / w2), scene relevance, the scenario 1 mask components and both
 protected outputs. A photo that some stage rejected gets one line saying why.
 """
 
-import re
-
 import numpy as np
 from PIL import Image
 from matplotlib.colors import to_rgb
@@ -16,6 +14,9 @@ from matplotlib.patches import Patch, Rectangle
 from ..artifacts import read_json
 from ..errors import ImageRejected
 from ..images import load_rgb
+from ..language.words import word_texts
+from ..masks.components import caption_word_indices
+from ..scene.relevance import upsample_and_normalise
 from .save import figure_style, save_figure
 
 FIGSIZE = (16, 8)
@@ -35,36 +36,13 @@ DISPLAY_PIXELS = 800
 
 # --- maps -------------------------------------------------------------------------------
 
-def _axis_sampling(size_in, size_out):
-    """Source indices and weights of bilinear resampling with align_corners=False (torch's rule)."""
-    source = np.maximum((np.arange(size_out) + 0.5) * (size_in / size_out) - 0.5, 0.0)
-    low = np.minimum(np.floor(source).astype(np.int64), size_in - 1)
-    high = np.minimum(low + 1, size_in - 1)
-    return low, high, source - low
-
-
-def bilinear_resize(grid, height, width):
-    """Resize a 2-D grid like the masks stage does (F.interpolate bilinear), without importing torch."""
-    grid = np.asarray(grid, np.float64)
-    rows_low, rows_high, row_weight = _axis_sampling(grid.shape[0], height)
-    cols_low, cols_high, col_weight = _axis_sampling(grid.shape[1], width)
-    upper, lower = grid[rows_low], grid[rows_high]
-    upper = upper[:, cols_low] * (1 - col_weight) + upper[:, cols_high] * col_weight
-    lower = lower[:, cols_low] * (1 - col_weight) + lower[:, cols_high] * col_weight
-    return upper * (1 - row_weight)[:, None] + lower * row_weight[:, None]
-
-
 def heat_map(grid, height, width):
-    """Grid -> (map in [0, 1] at image size, None) or (None, why there is no map)."""
-    grid = np.asarray(grid, np.float64)
-    if grid.ndim != 2 or grid.size == 0:
+    """Grid -> (map in [0, 1] at image size, None), or (None, why there is no map); as the masks stage sees it."""
+    grid = np.asarray(grid, np.float32)
+    if grid.ndim != 2:
         return None, "no map"
-    if not np.isfinite(grid).all():
-        return None, "map has non-finite values"
-    if grid.max() == grid.min():
-        return None, "map is constant"
-    heat = bilinear_resize(grid, height, width)
-    return (heat - heat.min()) / (heat.max() - heat.min()), None
+    heat, reason = upsample_and_normalise(grid, height, width)
+    return (None, reason) if reason else (heat, None)
 
 
 def display_size(height, width):
@@ -89,22 +67,6 @@ def shrink_mask(mask, size):
 
 
 # --- words ------------------------------------------------------------------------------
-
-def word_texts(words):
-    """Language artifacts list words as strings or as dicts with "word"."""
-    return [w["word"] if isinstance(w, dict) else str(w) for w in words]
-
-
-def _normalise(word):
-    return re.sub(r"[^\w]+", "", word.lower())
-
-
-def caption_word_indices(word, caption_words):
-    """Indices of the caption words that make up ``word``: the masks stage's matching rule
-    (masks.components), repeated here because that module imports torch."""
-    parts = {_normalise(part) for part in word.split()}
-    return [i for i, w in enumerate(caption_words) if _normalise(w) in parts and _normalise(w)]
-
 
 def words_heat(words, caption_words, word_maps, height, width):
     """Mean attention of ``words`` -> (map or None, note)."""

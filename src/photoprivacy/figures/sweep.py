@@ -54,14 +54,17 @@ def utility_limits(values):
 
 def draw_leak(ax, rows, leak, colours, xlim):
     """One scenario's leak measure against utility; rows sorted by variant."""
-    missing = []
+    missing, points = [], {}
     for row in rows.itertuples(index=False):
         x, y = getattr(row, UTILITY), getattr(row, leak)
         if not (np.isfinite(x) and np.isfinite(y)):
             missing.append(row.variant)
             continue
         ax.scatter([x], [y], color=colours[row.variant], s=30, zorder=3, clip_on=False)
-        ax.annotate(row.variant, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
+        points.setdefault((round(x, 4), round(y, 4)), []).append(row.variant)
+    # Variants with equal values (e.g. one that changes only the other scenario) share one label.
+    for (x, y), names in points.items():
+        ax.annotate(", ".join(names), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
     if missing:
         # Upper left is the worst corner (low utility, high leak), where points are rarest.
         ax.text(0.02, 0.98, f"n/a: {', '.join(missing)}", transform=ax.transAxes, va="top", ha="left",

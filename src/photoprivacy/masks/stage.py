@@ -4,7 +4,7 @@ import numpy as np
 
 from ..artifacts import provenance, read_json, write_json, write_npz
 from ..detection.coco import PERSON_LABEL_ID
-from ..relations.stage import word_texts
+from ..language.words import word_texts
 from ..stages import STAGE_VERSIONS
 from .components import COMPONENTS, boxes_mask, heat_mask, related_object_boxes, words_mask
 

@@ -2,15 +2,11 @@
 
 from ..artifacts import provenance, read_json, write_json
 from ..detection.coco import PERSON_LABEL_ID
+from ..language.words import word_texts
 from ..stages import STAGE_VERSIONS
 from .graph import relation_edges
 
 SCHEMA_VERSION = 1
-
-
-def word_texts(words):
-    """Language artifacts list words as dicts with "word" (or as plain strings)."""
-    return [w["word"] if isinstance(w, dict) else str(w) for w in words]
 
 
 def relations_record(detection, language, params):

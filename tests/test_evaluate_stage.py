@@ -1,0 +1,115 @@
+"""The evaluate stage on hand-built artifacts, with stand-in detectors whose answers are fixed."""
+
+import json
+import math
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
+
+SETTINGS = {"face_threshold": 0.5, "iou": 0.5, "person_coverage": 0.5, "redetect_persons": True, "recaption": True}
+MINOR = [10, 10, 30, 40]  # x0, y0, x1, y1: 20 x 30 pixels
+FACE = [50, 5, 60, 15]  # 10 x 10 pixels
+OTHER_PERSON = [40, 40, 80, 60]
+
+
+def write(path, payload):
+    path.write_text(json.dumps(payload))
+    return str(path)
+
+
+def fixture_files(tmp_path, original, protected, decisions, caption="a man riding a horse on a beach"):
+    Image.fromarray(original).save(tmp_path / "photo.png")
+    Image.fromarray(protected).save(tmp_path / "protected.png")
+    detections = [{"label": "person", "box_xyxy": MINOR}, {"label": "person", "box_xyxy": OTHER_PERSON},
+                  {"label": "horse", "box_xyxy": [0, 0, 5, 5]}]
+    return {
+        "id": "photo", "path": str(tmp_path / "photo.png"), "png": str(tmp_path / "protected.png"),
+        "detect_json": write(tmp_path / "detect.json", {"detections": detections}),
+        "caption_json": write(tmp_path / "caption.json", {"caption": caption}),
+        "language_json": write(tmp_path / "language.json", {"w1": [{"word": "horse"}], "w2": ["beach"]}),
+        "decisions": write(tmp_path / "decisions.json", decisions),
+    }
+
+
+def scenario2_decisions(status="ok"):
+    return {"status": status, "reason": None if status == "ok" else "cannot decode", "regions": [
+        {"kind": "person", "region": MINOR, "method": "mosaic"},
+        {"kind": "face", "region": FACE, "method": "replace:diffusion"},
+        {"kind": "person", "region": None, "method": None},  # a box outside the image
+    ]}
+
+
+def stand_ins(original, protected_caption="a man riding a horse"):
+    """CenterFace finds a face in the minor's box on the original only, and the fake face on the protected
+    photo; the detector finds both persons again; the captioner loses the scene word."""
+    def faces(image):
+        return [([12, 12, 20, 20], 0.9)] if np.array_equal(image, original) else [(FACE, 0.9), ([12, 12, 20, 20], 0.4)]
+
+    detections = SimpleNamespace(detections=[{"label": "person", "box_xyxy": OTHER_PERSON},
+                                             {"label": "person", "box_xyxy": [11, 10, 30, 40]}])
+    persons = SimpleNamespace(detect=lambda images: [detections] * len(images))
+    return Evaluators(faces=faces, persons=persons, caption=lambda images: [protected_caption] * len(images))
+
+
+def params(scenario):
+    return {"variant": "v", "scenario": scenario, "evaluate": SETTINGS,
+            "render": {"components": ["persons"], "clean_kernel": 0}}
+
+
+def test_scenario2_row(tmp_path):
+    original = np.full((60, 80, 3), 100, np.uint8)
+    protected = original.copy()
+    protected[10:40, 10:30] = 200
+    protected[5:15, 50:60] = 50
+    item = fixture_files(tmp_path, original, protected, scenario2_decisions())
+    [row] = run_evaluate_shard([item], params("scenario2"), stand_ins(original), 4, 10**8)
+    assert {key: row[key] for key in (
+        "variant", "scenario", "image_id", "status", "faces_original", "faces_protected", "faces_redetected",
+        "persons_protected", "persons_redetected", "w1_words", "w1_kept", "w2_words", "w2_kept",
+        "caption_protected", "psnr_outside")} == {
+        "variant": "v", "scenario": "scenario2", "image_id": "photo", "status": "ok",
+        "faces_original": 1, "faces_protected": 0, "faces_redetected": 0,  # the fake face is not in the minor's box
+        "persons_protected": 1, "persons_redetected": 1, "w1_words": 1, "w1_kept": 1, "w2_words": 1, "w2_kept": 0,
+        "caption_protected": "a man riding a horse", "psnr_outside": math.inf}
+    assert row["caption_similarity"] == pytest.approx(10 / 13)  # 5 of 8 tokens kept, all 5 correct
+    assert row["altered_fraction"] == pytest.approx((600 + 100) / 4800)
+    assert row["protected_fraction"] == pytest.approx((600 + 100) / 4800)
+    assert 0 < row["ssim_outside"] < 1  # windows at the regions' edges see the change
+
+
+def test_without_detector_and_captioner_those_columns_stay_empty(tmp_path):
+    original = np.full((60, 80, 3), 100, np.uint8)
+    item = fixture_files(tmp_path, original, original.copy(), scenario2_decisions())
+    evaluators = Evaluators(faces=lambda image: [])
+    [row] = run_evaluate_shard([item], params("scenario2"), evaluators, 4, 10**8)
+    assert row["persons_redetected"] is None and row["caption_protected"] is None and row["w1_kept"] is None
+    assert (row["altered_fraction"], row["ssim_outside"], row["psnr_outside"]) == (0.0, 1.0, math.inf)
+
+
+def test_rejected_image_gets_a_rejected_row(tmp_path):
+    original = np.full((60, 80, 3), 100, np.uint8)
+    item = fixture_files(tmp_path, original, original[:1, :1], scenario2_decisions("rejected"))
+    [row] = run_evaluate_shard([item], params("scenario2"), stand_ins(original), 4, 10**8)
+    assert (row["status"], row["reason"], row["ssim_outside"]) == ("rejected", "cannot decode", None)
+
+
+def test_scenario1_mask_and_resized_output(tmp_path):
+    original = np.full((60, 80, 3), 100, np.uint8)
+    mask = np.zeros((60, 80), bool)
+    mask[10:40, 10:30] = True
+    hidden = original.copy()
+    hidden[mask] = 0
+    protected = cv2.resize(hidden, (40, 30), interpolation=cv2.INTER_AREA)  # render.scenario1.resize
+    item = fixture_files(tmp_path, original, protected, {"status": "ok", "reason": None, "regions": []})
+    np.savez(tmp_path / "masks.npz", persons=mask, objects=np.zeros_like(mask))
+    item["masks_npz"] = str(tmp_path / "masks.npz")
+    [row] = run_evaluate_shard([item], params("scenario1"), stand_ins(original), 4, 10**8)
+    assert row["protected_fraction"] == pytest.approx(600 / 4800)  # the mask at half size: 10 x 15 of 30 x 40
+    assert row["altered_fraction"] == pytest.approx(150 / 1200) and row["psnr_outside"] == math.inf
+    # the detector's boxes are in the protected photo's pixels: the minor's box scaled by one half
+    assert row["persons_protected"] == 1 and row["persons_redetected"] == 0
