@@ -179,7 +179,8 @@ def captioner_family():
 
 
 def caption_params():
-    return {"version": STAGE_VERSIONS["caption"], "model": model_params(captioner_family()), **config["caption"]}
+    # `model` is the captioner kind (blip, vit_gpt2); `weights` its id and revision.
+    return {"version": STAGE_VERSIONS["caption"], **config["caption"], "weights": model_params(captioner_family())}
 
 
 def language_params():
