@@ -8,7 +8,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run offline test lint benchmark clean
+.PHONY: install run offline test lint report benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: install
 
 lint: install
 	$(BIN)/snakemake --lint
+
+report: install  # after a run: figures, metrics and captions in report.html
+	$(BIN)/snakemake --report report.html $(ARGS)
 
 benchmark: install
 	$(BIN)/python benchmarks/dryrun.py
