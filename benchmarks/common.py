@@ -38,12 +38,18 @@ def scratch_project(photos=None, generated=0, empty_files=0, **config_sections):
     return workdir
 
 
-def snakemake(workdir, *args):
-    """Run Snakemake on the offline profile; return wall seconds."""
+def snakemake(workdir, *args, log=None):
+    """Run Snakemake on the offline profile; return wall seconds.
+
+    With ``log`` (a path), Snakemake's own output goes there instead of being silenced.
+    """
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--profile", str(REPO / "profiles" / "offline"), *args]
     began = time.perf_counter()
-    subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--profile", str(REPO / "profiles" / "offline"),
-         *args, "--quiet", "all"],
-        check=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), cwd=workdir,
-    )
+    if log is None:
+        subprocess.run([*command, "--quiet", "all"], check=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), cwd=workdir)
+    else:
+        with open(log, "w") as handle:
+            subprocess.run(command, check=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), cwd=workdir,
+                           stdout=handle, stderr=subprocess.STDOUT)
     return time.perf_counter() - began
