@@ -14,6 +14,7 @@ one render parameter, and after editing one image.
 
 import argparse
 import csv
+import re
 import shutil
 import time
 from collections import defaultdict
@@ -28,6 +29,7 @@ from PIL import Image
 from common import scratch_project, snakemake
 
 MODEL_FAMILIES = ("detr", "captioner_blip", "scene_classifier", "face_generator")
+RULE_OF_FOLDER = {"summary": "summarize_rejected"}  # benchmark folders named otherwise than their rule
 
 
 def timed(function, *args):
@@ -81,45 +83,53 @@ def bare_forward_seconds(workdir, size, photos, protected, batch_size):
     return seconds
 
 
-def stage_table(workdir):
-    """Stage -> (jobs, summed job seconds, peak max_rss MB) from Snakemake's benchmark files.
-
-    A job that ends before Snakemake's first memory sample shows 0 MB.
-    """
-    table = defaultdict(lambda: [0, 0.0, 0.0])
+def stage_table(workdir, intervals):
+    """Stage -> [jobs, summed job seconds from the benchmark files, summed job wall from Snakemake's
+    output, peak max_rss MB]. A job that ends before the first memory sample shows 0 MB."""
+    table = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
+    for rule, start, stop in intervals:
+        if rule != "all":
+            table[re.sub(r"_\d+$", "", rule)][2] += stop - start
     for tsv in sorted((workdir / "results" / "benchmarks").rglob("*.tsv")):
         stage = tsv.relative_to(workdir / "results" / "benchmarks").parts[0]
         if stage == "models":  # built before the timed run
             continue
+        stage = RULE_OF_FOLDER.get(stage, stage)
         with tsv.open() as handle:
             row = next(csv.DictReader(handle, delimiter="\t"))
         entry = table[stage]
         entry[0] += 1
         entry[1] += float(row["s"])
-        entry[2] = max(entry[2], float(row["max_rss"]) if row["max_rss"] != "NA" else 0.0)
+        entry[3] = max(entry[3], float(row["max_rss"]) if row["max_rss"] != "NA" else 0.0)
     return table
 
 
-def busy_seconds(log):
-    """Seconds in which at least one job ran, from the timestamps in Snakemake's output (1 s resolution)."""
-    stamp, starts, intervals = None, {}, []
+def job_intervals(log):
+    """(rule, start, end) of every job, from the timestamps in Snakemake's output (1 s resolution)."""
+    stamp, rule, started, intervals = None, None, {}, []
     for line in Path(log).read_text().splitlines():
         if line.startswith("[") and line.endswith("]"):
             stamp = datetime.strptime(line[1:-1], "%a %b %d %H:%M:%S %Y").timestamp()
-        elif line.strip().startswith("jobid:") and stamp is not None:
-            starts[line.split(":")[1].strip()] = stamp
+        elif line.startswith(("localrule ", "rule ")):
+            rule = line.split()[1].rstrip(":")
+        elif line.strip().startswith("jobid:"):
+            started[line.split(":")[1].strip()] = (rule, stamp)
         elif line.startswith("Finished jobid:"):
             job = line.split(":")[1].split()[0]
-            if job in starts:
-                intervals.append((starts.pop(job), stamp))
+            if job in started:
+                rule, began = started.pop(job)
+                intervals.append((rule, began, stamp))
+    return intervals
+
+
+def busy_seconds(intervals):
+    """Seconds in which at least one job ran."""
     busy, end = 0.0, None
-    for start, stop in sorted(intervals):
+    for _, start, stop in sorted(intervals, key=lambda interval: interval[1]):
         if end is None or start > end:
-            busy += stop - start
-            end = stop
+            busy, end = busy + stop - start, stop
         elif stop > end:
-            busy += stop - end
-            end = stop
+            busy, end = busy + stop - end, stop
     return busy
 
 
@@ -137,7 +147,8 @@ def main():
     logs = workdir / "benchmark_logs"
     logs.mkdir()
     wall = snakemake(workdir, log=logs / "whole.log")
-    stages = stage_table(workdir)
+    whole_jobs = job_intervals(logs / "whole.log")
+    stages = stage_table(workdir, whole_jobs)
 
     from photoprivacy.images import load_rgb
 
@@ -165,17 +176,18 @@ def main():
     print(f"{n} generated images (640x480), random models ({args.size}), {args.shards} shards, "
           f"{torch.get_num_threads()} threads, batch {config['execution']['batch_size']}")
     print(f"whole DAG: {wall:.1f} s wall, {n / wall:.3f} images/s; some job running during "
-          f"{busy_seconds(logs / 'whole.log'):.0f} s")
+          f"{busy_seconds(whole_jobs):.0f} s")
     print(f"bare forward passes: {bare_total:.1f} s  ->  ratio wall / bare = {wall / bare_total:.2f}")
     for name, seconds in bare.items():
         print(f"    {name:<24}{seconds:>8.1f} s")
-    print(f"{'stage':<22}{'jobs':>5}{'job s':>9}{'s/image':>9}{'peak MB':>9}")
-    for stage, (jobs, seconds, peak) in sorted(stages.items(), key=lambda item: -item[1][1]):
-        print(f"{stage:<22}{jobs:>5}{seconds:>9.1f}{seconds / n:>9.2f}{peak:>9.0f}")
+    print("per stage: job s = Snakemake's benchmark files; job wall = from job start to finish in its output")
+    print(f"{'stage':<22}{'jobs':>5}{'job s':>9}{'job wall':>9}{'wall/img':>9}{'peak MB':>9}")
+    for stage, (jobs, seconds, job_wall, peak) in sorted(stages.items(), key=lambda item: -item[1][2]):
+        print(f"{stage:<22}{jobs:>5}{seconds:>9.1f}{job_wall:>9.0f}{job_wall / n:>9.2f}{peak:>9.0f}")
     print(f"rerun after render.scenario1.method -> blur: {rerun_render:.1f} s "
-          f"(some job running during {busy_seconds(logs / 'render.log'):.0f} s)")
+          f"(some job running during {busy_seconds(job_intervals(logs / 'render.log')):.0f} s)")
     print(f"rerun after editing one image ({edited.name}): {rerun_image:.1f} s "
-          f"(some job running during {busy_seconds(logs / 'image.log'):.0f} s)")
+          f"(some job running during {busy_seconds(job_intervals(logs / 'image.log')):.0f} s)")
     if args.keep:
         print(f"project kept in {workdir}")
     else:
