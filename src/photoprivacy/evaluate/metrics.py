@@ -8,7 +8,7 @@ from collections import Counter
 
 import cv2
 import numpy as np
-from skimage.metrics import structural_similarity
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ..language.words import word_texts
 from ..render.regions import box_to_region
@@ -39,9 +39,10 @@ def psnr_outside(original, protected, mask):
     outside = ~mask
     if not outside.any():
         return math.nan
-    difference = original[outside].astype(np.float64) - protected[outside].astype(np.float64)
-    mse = float(np.mean(difference**2))
-    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+    before, after = original[outside], protected[outside]
+    if np.array_equal(before, after):  # scikit-image would divide by zero
+        return math.inf
+    return float(peak_signal_noise_ratio(before, after, data_range=255))
 
 
 def altered_fraction(original, protected):
