@@ -6,7 +6,7 @@ from photoprivacy.evaluate.tables import ROW_COLUMNS, aggregate, write_table
 from photoprivacy.joblog import log_to_file
 
 log = log_to_file(snakemake.log[0])
-frames = [pd.read_csv(path, keep_default_na=True) for path in snakemake.input.tables]
+frames = [pd.read_csv(path) for path in snakemake.input.tables]
 rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ROW_COLUMNS))
 rows = rows.sort_values(["variant", "scenario", "image_id"], kind="stable").reset_index(drop=True)
 out = snakemake.output

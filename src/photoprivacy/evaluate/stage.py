@@ -61,10 +61,9 @@ def empty_row(item, params, status, reason):
     return row
 
 
-def measure(item, original, protected, params, evaluators, detected=None, caption=None):
+def measure(item, original, protected, decisions, params, evaluators, detected=None, caption=None):
     """The metric row of one ok image; ``detected`` and ``caption`` come from batched model calls."""
     settings = params["evaluate"]
-    decisions = read_json(item["decisions"])
     obfuscated, protected_area = protected_masks(params["scenario"], original.shape, decisions,
                                                  item.get("masks_npz"), params.get("render"))
     scale = (protected.shape[1] / original.shape[1], protected.shape[0] / original.shape[0])
@@ -101,12 +100,12 @@ def measure(item, original, protected, params, evaluators, detected=None, captio
 
 
 def load_pair(item, max_pixels):
-    """(original, protected) pixels, or the reason the image cannot be evaluated."""
+    """((original, protected pixels, decision log), None), or (None, why the image cannot be evaluated)."""
     decisions = read_json(item["decisions"])
     if decisions["status"] != "ok":
         return None, decisions["reason"]
     try:
-        return (load_rgb(item["path"], max_pixels), load_rgb(item["png"], max_pixels)), None
+        return (load_rgb(item["path"], max_pixels), load_rgb(item["png"], max_pixels), decisions), None
     except ImageRejected as rejected:  # the photo changed since it was rendered
         return None, rejected.reason
 
@@ -129,7 +128,7 @@ def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels):
         protected = [pair[1] for pair in pairs]
         detected = evaluators.persons.detect(protected) if evaluators.persons else [None] * len(batch)
         captions = evaluators.caption(protected) if evaluators.caption else [None] * len(batch)
-        for item, (original, image), found, caption in zip(batch, pairs, detected, captions):
-            rows.append(measure(item, original, image, params, evaluators, found, caption))
+        for item, (original, image, decisions), found, caption in zip(batch, pairs, detected, captions):
+            rows.append(measure(item, original, image, decisions, params, evaluators, found, caption))
     log.info("evaluated %d images (%d rejected)", len(rows), sum(row["status"] != "ok" for row in rows))
     return rows
