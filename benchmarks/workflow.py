@@ -55,7 +55,7 @@ def bare_forward_seconds(workdir, size, photos, protected, batch_size):
     detr = DetrDetector(models / f"detr-{size}")
     captioner = load_captioner(models / f"captioner_blip-{size}", "blip")
     scene, _ = load_scene_classifier(models / f"scene_classifier-{size}")
-    faces = CenterFaceDetector()
+    faces = CenterFaceDetector(0.5, 2560)
 
     def detr_forward(images):
         detr.forward(*preprocess(images, detr.short_side, detr.max_side))

@@ -21,7 +21,8 @@ log = log_to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 stage = snakemake.params.stage
 execution = snakemake.config["execution"]
-evaluators = Evaluators(faces=CenterFaceDetector(stage["evaluate"]["face_threshold"]))
+settings = stage["evaluate"]
+evaluators = Evaluators(faces=CenterFaceDetector(settings["face_threshold"], settings["face_max_side"]))
 if "detector" in stage:
     detector = stage["detector"]
     evaluators.persons = DetrDetector(

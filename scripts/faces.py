@@ -6,6 +6,6 @@ from photoprivacy.joblog import log_to_file
 
 log = log_to_file(snakemake.log[0])
 stage = snakemake.params.stage
-detector = make_face_detector(stage["detector"], stage.get("threshold", 0.5), stage.get("haar_growth", 15))
+detector = make_face_detector(stage["detector"], stage.get("threshold"), stage.get("haar_growth"), stage["max_side"])
 counts = run_faces_shard(snakemake.params.images, detector, stage, snakemake.params.max_image_pixels)
 log.info("shard done: %s", counts)

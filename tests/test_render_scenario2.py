@@ -122,7 +122,7 @@ COCO01_WOMAN = [300, 25, 490, 620]
 @pytest.mark.parametrize("method", ["mosaic", "blur"])
 def test_privacy_no_face_left_in_minor_boxes_of_a_real_photo(shared_photos, method):
     image = load_rgb(next(p for p in shared_photos if p.name == "coco01.jpg"))
-    detector = CenterFaceDetector(threshold=0.5)
+    detector = CenterFaceDetector(threshold=0.5, max_side=1280)
     assert len(detector(image)) == 2  # both faces are found before protection
     persons, faces = records([person(0, COCO01_MAN, "minor"), person(1, COCO01_WOMAN, "minor")], [])
     params = dict(PARAMS, minor=dict(PARAMS["minor"], method=method))

@@ -132,7 +132,7 @@ def persons_params(cfg):
 
 def faces_params(cfg):
     settings = cfg["faces"]
-    params = {"version": STAGE_VERSIONS["faces"], "detector": settings["detector"]}
+    params = {"version": STAGE_VERSIONS["faces"], "detector": settings["detector"], "max_side": settings["max_side"]}
     if settings["detector"] == "centerface":
         params["threshold"] = settings["threshold"]
     else:

