@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from photoprivacy.errors import ConfigError
-from photoprivacy.faces.blend import elliptical_mask, fit_face, match_colour
+from photoprivacy.faces.blend import feather_band, fit_face, match_colour
 from photoprivacy.faces.detectors import CenterFaceDetector, HaarFaceDetector, faces_of_persons
 from photoprivacy.faces.generators import DonorFaceGenerator, NoFaceGenerator, face_seed, make_face_generator
 from photoprivacy.images import load_rgb
@@ -181,37 +181,56 @@ def test_colour_match_moves_the_face_to_the_reference_statistics():
     np.testing.assert_allclose(lab(matched).mean(0), lab(reference).mean(0), atol=2.5)
 
 
-def test_feather_mask_is_one_inside_and_soft_at_the_edge():
-    mask = elliptical_mask(40, 30, feather=0.15)
-    assert mask[20, 15] == pytest.approx(1.0, abs=1e-3)
-    assert mask[0, 0] < 0.05 and 0 < mask[20, 1] < 1
+def test_feather_band_is_one_on_the_whole_box_and_fades_outward():
+    band = feather_band(30, 40, margin=6)  # a 30 x 40 box inside a 42 x 52 grown region
+    assert band.shape == (52, 42)
+    assert (band[6:46, 6:36] == 1.0).all()  # every pixel of the box
+    assert band[0, 0] == 0.0 and band[26, 0] < 0.05  # the grown edge
+    assert 0.0 < band[26, 3] < band[26, 5] < 1.0  # falls off with the distance from the box
+    assert (feather_band(5, 7, margin=0) == 1.0).all()
 
 
 @pytest.mark.parametrize("blend", ["feather", "poisson", "hard"])
-def test_fit_face_changes_only_the_face_box(blend):
+def test_fit_face_replaces_every_pixel_of_the_face_box(blend):
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     face = np.full((32, 32, 3), 200, np.uint8)
-    out, notes = fit_face(image, (20, 10, 50, 50), face, colour_match=False, blend=blend)
+    out, changed, notes = fit_face(image, (20, 10, 50, 50), face, colour_match=False, blend=blend, feather=0.15)
+    # feather: the band is round(0.15 * 30) = 4 px outside the box; poisson and hard change the box only.
+    assert changed == ((16, 6, 54, 54) if blend == "feather" else (20, 10, 50, 50))
+    x0, y0, x1, y1 = changed
     mask = np.zeros((60, 80), bool)
-    mask[10:50, 20:50] = True
+    mask[y0:y1, x0:x1] = True
     np.testing.assert_array_equal(out[~mask], image[~mask])
-    assert not np.array_equal(out[mask], image[mask])
-    if blend == "hard":
-        assert (out[10:50, 20:50] == 200).all()
+    if blend != "poisson":
+        assert (out[10:50, 20:50] == 200).all()  # nothing of the real face survives in the box
+    else:  # gradient-domain: the box takes the face's (flat) gradients and the border's colours
+        original = image[10:50, 20:50].astype(float)
+        assert np.abs(np.diff(out[12:48, 22:48].astype(float), axis=1)).mean() < np.abs(np.diff(original, axis=1)).mean() / 5
     assert notes == {}
+
+
+def test_feathered_face_at_the_border_is_clipped():
+    image = gradient_image(40, 40)
+    out, changed, notes = fit_face(image, (0, 0, 20, 20), np.full((8, 8, 3), 9, np.uint8), colour_match=False,
+                                   blend="feather", feather=0.2)
+    assert changed == (0, 0, 24, 24) and notes == {}
+    assert (out[:20, :20] == 9).all()
+    np.testing.assert_array_equal(out[24:], image[24:])
 
 
 def test_poisson_at_the_border_falls_back_to_feather():
     image = gradient_image(40, 40)
-    out, notes = fit_face(image, (0, 0, 20, 20), np.full((8, 8, 3), 9, np.uint8), blend="poisson")
-    assert "feathered" in notes["fallback"]
-    np.testing.assert_array_equal(out[20:], image[20:])
+    out, changed, notes = fit_face(image, (0, 0, 20, 20), np.full((8, 8, 3), 9, np.uint8), colour_match=True,
+                                   blend="poisson", feather=0.15)
+    assert "feathered" in notes["fallback"] and changed == (0, 0, 23, 23)
+    np.testing.assert_array_equal(out[23:], image[23:])
 
 
 def test_face_larger_than_its_person_box_is_fitted_to_the_face_box():
     image = gradient_image(30, 30)
-    out, _ = fit_face(image, (0, 0, 30, 30), np.full((256, 256, 3), 10, np.uint8), colour_match=False, blend="hard")
+    out, _, _ = fit_face(image, (0, 0, 30, 30), np.full((256, 256, 3), 10, np.uint8), colour_match=False,
+                         blend="hard", feather=0.15)
     assert (out == 10).all()
 
 

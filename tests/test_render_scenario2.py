@@ -12,8 +12,10 @@ from conftest import gradient_image, save_image, schema_validator
 
 PARAMS = {
     "variant": "default", "seed": 0, "generator": "diffusion", "version": 1,
+    "strength": {"mode": "relative", "blocks_per_face": 6, "blur_per_face": 6, "face_per_person": 0.5},
     "minor": {"method": "mosaic", "block_size": 9, "blur_sigma": 15.0},
-    "face": {"blend": "feather", "colour_match": True, "feather": 0.15, "fallback_block_size": 9},
+    "face": {"blend": "feather", "colour_match": True, "feather": 0.15, "fallback_block_size": 9,
+             "no_face": "protect_head"},
 }
 
 
@@ -42,13 +44,15 @@ def test_minor_mosaic_and_major_face_change_only_their_boxes():
     )
     fakes = np.full((1, 32, 32, 3), 128, np.uint8)
     out, regions, warnings = render_scenario2(image, persons, faces, fakes, PARAMS)
-    assert [r["region"] for r in regions] == [[5, 5, 30, 50], [50, 5, 70, 25]]
+    # The face's feather band reaches round(0.15 * 20) = 3 px past its box.
+    assert [r["region"] for r in regions] == [[5, 5, 30, 50], [47, 2, 73, 28]]
     assert [r["method"] for r in regions] == ["mosaic", "replace:diffusion"]
     assert regions[0]["why"]["role"] == "minor" and regions[1]["why"]["role"] == "major"
-    assert regions[0]["parameters"] == {"block_size": 9}
-    np.testing.assert_array_equal(out[outside(image.shape, [(5, 5, 30, 50), (50, 5, 70, 25)])],
-                                  image[outside(image.shape, [(5, 5, 30, 50), (50, 5, 70, 25)])])
+    assert regions[0]["parameters"] == {"block_size": 9}  # 0.5 x 24.5 px / 6 blocks is under the 9 px floor
+    np.testing.assert_array_equal(out[outside(image.shape, [(5, 5, 30, 50), (47, 2, 73, 28)])],
+                                  image[outside(image.shape, [(5, 5, 30, 50), (47, 2, 73, 28)])])
     assert (out[5:14, 5:14] == image[5, 5]).all()  # a 9 px mosaic block takes its top-left pixel
+    assert regions[1]["box_xyxy"] == [50, 5, 70, 25]
     assert warnings == []
 
 
@@ -75,9 +79,9 @@ def test_bad_boxes_do_not_crash(method):
     )
     params = dict(PARAMS, minor=dict(PARAMS["minor"], method=method))
     out, regions, _ = render_scenario2(image, persons, faces, np.full((1, 32, 32, 3), 90, np.uint8), params)
-    assert [r["region"] for r in regions] == [[0, 0, 10, 10], None, None, [20, 0, 40, 30]]
+    assert [r["region"] for r in regions] == [[0, 0, 10, 10], None, None, [17, 0, 40, 30]]  # feather: 3 px, clipped
     assert regions[1]["method"] is None and "no area" in regions[1]["note"]
-    np.testing.assert_array_equal(out[10:, :20], image[10:, :20])
+    np.testing.assert_array_equal(out[10:, :17], image[10:, :17])
 
 
 def render_files(tmp_path, image, persons, faces, fakes, params, name="out"):
@@ -132,3 +136,45 @@ def test_privacy_no_face_left_in_minor_boxes_of_a_real_photo(shared_photos, meth
         centre = ((x0 + x1) / 2, (y0 + y1) / 2)
         assert not any(bx0 <= centre[0] < bx1 and by0 <= centre[1] < by1 for bx0, by0, bx1, by1 in boxes)
     np.testing.assert_array_equal(out[outside(image.shape, boxes)], image[outside(image.shape, boxes)])
+
+
+def test_a_major_without_a_face_gets_its_head_region_obfuscated():
+    image = gradient_image(120, 100)
+    persons, faces = records([person(0, [10, 20, 50, 110], "major")], [])
+    out, regions, _ = render_scenario2(image, persons, faces, np.zeros((0, 32, 32, 3), np.uint8), PARAMS)
+    # The head region: the top of the box, as tall as the box is wide (40 px).
+    [entry] = regions
+    assert entry["kind"] == "head" and entry["region"] == [10, 20, 50, 60] and entry["method"] == "mosaic"
+    assert entry["note"] == "no face found in the major person's box: the head region is obfuscated instead"
+    assert entry["parameters"] == {"block_size": 9}
+    changed = np.any(out != image, axis=2)
+    assert changed[20:60, 10:50].mean() > 0.8 and not changed[60:].any() and not changed[:, 50:].any()
+    schema_validator("decisions.schema.json").validate(
+        {"schema_version": 1, "image_id": "x", "scenario": "scenario2", "variant": "default", "status": "ok",
+         "reason": None, "seed": 0, "regions": regions, "warnings": [],
+         "provenance": {"stage": "render_scenario2", "stage_version": 2, "model": None, "packages": {},
+                        "params": PARAMS}})
+
+
+def test_the_original_behaviour_keeps_an_unfound_face_and_says_so():
+    image = gradient_image(120, 100)
+    persons, faces = records([person(0, [10, 20, 50, 110], "major")], [])
+    params = dict(PARAMS, face=dict(PARAMS["face"], no_face="keep"))
+    out, [entry], _ = render_scenario2(image, persons, faces, np.zeros((0, 32, 32, 3), np.uint8), params)
+    np.testing.assert_array_equal(out, image)
+    assert entry["kind"] == "head" and entry["region"] is None and entry["method"] is None
+    assert "left as it is" in entry["note"]
+
+
+def test_minor_strength_grows_with_the_box_and_original_mode_keeps_9_px():
+    image = gradient_image(400, 300)
+    persons, faces = records([person(0, [0, 0, 240, 400], "minor")], [])
+    _, [relative], _ = render_scenario2(image, persons, faces, np.zeros((0, 32, 32, 3), np.uint8), PARAMS)
+    # The box may hold a face of 0.5 x 240 = 120 px: at most 6 blocks across it -> 20 px blocks.
+    assert relative["parameters"] == {"block_size": 20}
+    blurred = dict(PARAMS, minor=dict(PARAMS["minor"], method="blur"))
+    _, [blur], _ = render_scenario2(image, persons, faces, np.zeros((0, 32, 32, 3), np.uint8), blurred)
+    assert blur["parameters"] == {"sigma": 20.0}  # 120 / 6
+    original = dict(PARAMS, strength=dict(PARAMS["strength"], mode="original"))
+    _, [fixed], _ = render_scenario2(image, persons, faces, np.zeros((0, 32, 32, 3), np.uint8), original)
+    assert fixed["parameters"] == {"block_size": 9}

@@ -99,7 +99,8 @@ def test_bad_inputs_give_empty_masks_with_reasons():
 
 RENDER = {"components": ["persons", "objects"], "clean_kernel": 3, "feather_sigma": 0.0, "method": "blur",
           "mosaic_half_sizes": [2, 7], "block_size": 9, "blur_kernel": 45, "blur_sigma": 15.0, "noise_sigma": 25.0,
-          "seed": 0, "variant": "default", "resize": None, "version": 1}
+          "seed": 0, "variant": "default", "resize": None, "version": 1,
+          "strength": {"mode": "relative", "blocks_per_face": 6, "blur_per_face": 6, "face_per_person": 0.5}}
 
 
 def test_render_hides_only_the_enabled_components():

@@ -163,6 +163,7 @@ def render_scenario2_params(cfg):
         "seed": cfg["seed"],
         "generator": cfg["fakes"]["generator"],
         "max_image_pixels": cfg["execution"]["max_image_pixels"],
+        "strength": cfg["render"]["strength"],
         "minor": cfg["render"]["minor"],
         "face": cfg["render"]["face"],
     }
@@ -240,6 +241,7 @@ def render_scenario1_params(cfg):
         "variant": cfg["variant"],
         "seed": cfg["seed"],
         "max_image_pixels": cfg["execution"]["max_image_pixels"],
+        "strength": cfg["render"]["strength"],
         **cfg["render"]["scenario1"],
     }
 

@@ -1,9 +1,10 @@
 """Fitting a generated face into a face box: resize, colour match, blend.
 
-Blends: ``feather`` (elliptical mask with soft edges), ``poisson``
-(cv2.seamlessClone, falls back to feather where OpenCV cannot clone, e.g. a
-box touching the image border) and ``hard`` (the original: a rectangular paste).
-Only pixels inside the face box change.
+Blends: ``feather`` (the face covers its whole box and fades out over a band
+outside it), ``poisson`` (cv2.seamlessClone over the whole box; falls back to
+feather where OpenCV cannot clone, e.g. a box touching the image border) and
+``hard`` (the original: a rectangular paste). No pixel inside the face box
+keeps the real face; only the feather band outside the box mixes the two.
 """
 
 import cv2
@@ -23,44 +24,61 @@ def match_colour(face, reference):
     return cv2.cvtColor(np.clip(np.rint(matched), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
-def elliptical_mask(height, width, feather):
-    """Float mask in [0, 1]: an ellipse in the box, its edge softened over ``feather`` of the box
-    size and shrunk by as much, so the mask fades out before the box border (no seam)."""
-    mask = np.zeros((height, width), np.float32)
-    sigma = feather * min(height, width)
-    axes = (max(1, int(width / 2 - sigma)), max(1, int(height / 2 - sigma)))
-    cv2.ellipse(mask, (width // 2, height // 2), axes, 0, 0, 360, 1.0, -1)
-    if sigma > 0:
-        kernel = 2 * int(np.ceil(2 * sigma)) + 1
-        mask = cv2.GaussianBlur(mask, (kernel, kernel), sigma, borderType=cv2.BORDER_CONSTANT)
-    return np.clip(mask, 0.0, 1.0)
+def feather_band(width, height, margin):
+    """Float alpha over a box grown by ``margin`` px on each side: 1 on the whole box, falling
+    smoothly to 0 at the grown edge. The feather runs outward, so no pixel of the box keeps
+    any of the face it replaces."""
+    ys = np.arange(height + 2 * margin, dtype=np.float32)[:, None]
+    xs = np.arange(width + 2 * margin, dtype=np.float32)[None, :]
+    # Distance (px) of each pixel centre from the box, 0 inside it.
+    dy = np.maximum(np.maximum(margin - ys - 0.5, ys + 0.5 - (margin + height)), 0.0)
+    dx = np.maximum(np.maximum(margin - xs - 0.5, xs + 0.5 - (margin + width)), 0.0)
+    if margin == 0:
+        return np.ones((height, width), np.float32)
+    ramp = np.clip(1.0 - np.hypot(dx, dy) / margin, 0.0, 1.0)
+    return ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep: no visible edge at either end
 
 
-def fit_face(image, region, face, colour_match=True, blend="feather", feather=0.15):
-    """Put ``face`` (S x S x 3 uint8) into ``region`` of ``image``; return (image, notes)."""
+def fit_face(image, region, face, colour_match, blend, feather):
+    """Put ``face`` (S x S x 3 uint8) into ``region`` of ``image``.
+
+    Returns (image, changed region, notes). ``feather`` is the width of the
+    outward blend band as a share of the box's shorter side; the changed
+    region is the box grown by it (clipped to the image).
+    """
     if blend not in BLENDS:
         raise ValueError(f"unknown face blend '{blend}' (expected one of {BLENDS})")
     x0, y0, x1, y1 = region
     width, height = x1 - x0, y1 - y0
-    original = image[y0:y1, x0:x1]
-    interpolation = cv2.INTER_AREA if width < face.shape[1] else cv2.INTER_LINEAR
-    fitted = cv2.resize(face, (width, height), interpolation=interpolation)
     notes = {}
-    if colour_match and width * height > 1:
-        fitted = match_colour(fitted, original)
     out = image.copy()
-    if blend == "hard":
-        out[y0:y1, x0:x1] = fitted
-        return out, notes
     if blend == "poisson":
-        cloned = _poisson(image, region, fitted)
+        cloned = _poisson(image, region, _fitted(face, image[y0:y1, x0:x1], width, height, colour_match))
         if cloned is not None:
             out[y0:y1, x0:x1] = cloned[y0:y1, x0:x1]
-            return out, notes
+            return out, tuple(region), notes
         notes["fallback"] = "poisson blending not possible for this box (too small or at the border): feathered"
-    mask = elliptical_mask(height, width, feather)[:, :, None]
-    out[y0:y1, x0:x1] = np.clip(np.rint(mask * fitted + (1 - mask) * original), 0, 255).astype(np.uint8)
-    return out, notes
+    margin = 0 if blend == "hard" else round(feather * min(width, height))
+    # The generated face covers the box and the band; the band fades into the photo around it.
+    grown = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+    fitted = _fitted(face, image[y0:y1, x0:x1], width + 2 * margin, height + 2 * margin, colour_match)
+    alpha = feather_band(width, height, margin)[:, :, None]
+    img_h, img_w = image.shape[:2]
+    cx0, cy0, cx1, cy1 = max(0, grown[0]), max(0, grown[1]), min(img_w, grown[2]), min(img_h, grown[3])
+    crop = (slice(cy0 - grown[1], cy1 - grown[1]), slice(cx0 - grown[0], cx1 - grown[0]))
+    below = image[cy0:cy1, cx0:cx1].astype(np.float32)
+    blended = alpha[crop] * fitted[crop] + (1.0 - alpha[crop]) * below
+    out[cy0:cy1, cx0:cx1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return out, (cx0, cy0, cx1, cy1), notes
+
+
+def _fitted(face, original, width, height, colour_match):
+    """The face resized to width x height, its colours matched to the original face box."""
+    interpolation = cv2.INTER_AREA if width < face.shape[1] else cv2.INTER_LINEAR
+    fitted = cv2.resize(face, (width, height), interpolation=interpolation)
+    if colour_match and original.shape[0] * original.shape[1] > 1:
+        fitted = match_colour(fitted, original)
+    return fitted
 
 
 def _poisson(image, region, fitted):
@@ -68,7 +86,8 @@ def _poisson(image, region, fitted):
     height, width = image.shape[:2]
     if x0 < 1 or y0 < 1 or x1 > width - 1 or y1 > height - 1 or min(x1 - x0, y1 - y0) < 4:
         return None
-    mask = (elliptical_mask(y1 - y0, x1 - x0, 0.0) > 0.5).astype(np.uint8) * 255
+    # The whole box, so Poisson blending replaces every pixel of it (only its border colours carry over).
+    mask = np.full((y1 - y0, x1 - x0), 255, np.uint8)
     source = np.zeros_like(image)
     source[y0:y1, x0:x1] = fitted
     full_mask = np.zeros(image.shape[:2], np.uint8)

@@ -9,6 +9,7 @@ specks), feathered, and the obfuscated image is blended in through them.
 import cv2
 import numpy as np
 
+from . import strength as strengths
 from .obfuscate import MASK_METHODS, gaussian_blur, gaussian_noise, pixelate_mean, random_offset_mosaic
 
 
@@ -76,3 +77,76 @@ def obfuscate_masked(image, alpha, method, seed, strength):
     weight = alpha[:, :, None]
     blended = np.rint(weight * processed + (1.0 - weight) * image)
     return np.clip(blended, 0, 255).astype(image.dtype), dict(params, seed=seed)
+
+
+def nearest_component_labels(mask):
+    """(count, labels): the connected components of ``mask`` numbered 1..count, and for every
+    pixel the label of the nearest component (so a feathered edge belongs to its component)."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:  # one component (or none): it is the nearest everywhere
+        return count - 1, np.full(mask.shape, count - 1, np.int32)
+    # Distance transform of the background, labelled by the nearest mask pixel's component.
+    _, nearest_pixel = cv2.distanceTransformWithLabels(
+        (~mask).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # DIST_LABEL_PIXEL numbers each zero (mask) pixel in scan order; map those numbers to components.
+    component_of_pixel = np.concatenate([[0], labels[mask]])
+    return count - 1, component_of_pixel[nearest_pixel].astype(np.int32)
+
+
+def component_strength(method, face_width, params):
+    """(method argument, parameters for the log) of one component under relative strength."""
+    settings = params["strength"]
+    if method == "random_mosaic":
+        halves = strengths.mosaic_half_sizes(face_width, tuple(params["mosaic_half_sizes"]), settings)
+        return halves, {"half_sizes": list(halves)}
+    if method == "pixelate":
+        block = strengths.block_size(face_width, params["block_size"], settings)
+        return block, {"block_size": block}
+    sigma = strengths.blur_sigma(face_width, params["blur_sigma"], settings)
+    kernel = strengths.blur_kernel(sigma, params["blur_kernel"], params["blur_sigma"])
+    return (kernel, sigma), {"kernel": kernel, "sigma": sigma}
+
+
+def obfuscate_components(image, cleaned, alpha, params, seed):
+    """Hide what ``alpha`` covers, each connected component of ``cleaned`` at the strength
+    its size needs (render/strength.py). Returns (image, parameters used per component).
+
+    Components are processed in label order with one seeded generator. Noise does not
+    depend on size, so it takes ``obfuscate_masked``'s single field.
+    """
+    method = params["method"]
+    if method not in ("random_mosaic", "pixelate", "blur"):
+        return obfuscate_masked(image, alpha, method, seed, params["noise_sigma"])
+    count, labels = nearest_component_labels(cleaned)
+    if count == 0:
+        return image.copy(), {"note": "empty mask: nothing hidden"}
+    rng = np.random.default_rng(seed)
+    height, width = image.shape[:2]
+    processed, used = image.copy(), []
+    for label in range(1, count + 1):
+        owned = labels == label
+        core = bounding_region(cleaned & owned)
+        reach = bounding_region(owned & (alpha > 0))
+        face_width = strengths.region_face_width(core, params["strength"]["face_per_person"])
+        argument, logged = component_strength(method, face_width, params)
+        # Work on a crop around the component: the methods read at most this far outside their region.
+        pad = {"random_mosaic": 2 * argument[1] if method == "random_mosaic" else 0, "pixelate": 0,
+               "blur": argument[0] // 2 if method == "blur" else 0}[method]
+        cx0, cy0 = max(0, reach[0] - pad), max(0, reach[1] - pad)
+        cx1, cy1 = min(width, reach[2] + pad), min(height, reach[3] + pad)
+        crop = image[cy0:cy1, cx0:cx1]
+        local = (reach[0] - cx0, reach[1] - cy0, reach[2] - cx0, reach[3] - cy0)
+        if method == "random_mosaic":
+            part, half = random_offset_mosaic(crop, local, rng, argument)
+            logged["half_size"] = half
+        elif method == "pixelate":
+            part = pixelate_mean(crop, local, argument)
+        else:
+            part = gaussian_blur(crop, local, argument[1], argument[0])
+        inside = owned[cy0:cy1, cx0:cx1]
+        processed[cy0:cy1, cx0:cx1][inside] = part[inside]
+        used.append({"component_box": list(core), "face_width": round(face_width, 2), **logged})
+    weight = alpha[:, :, None]
+    blended = np.rint(weight * processed + (1.0 - weight) * image)
+    return np.clip(blended, 0, 255).astype(image.dtype), {"strength": "relative", "components": used, "seed": seed}

@@ -1,4 +1,10 @@
-"""Region obfuscation methods. Each returns a copy; only pixels inside the region change."""
+"""Region obfuscation methods. Each returns a copy; only pixels inside the region change.
+
+A region is ``(x0, y0, x1, y1)`` in pixels (x1, y1 exclusive), inside the image.
+The block methods work on whole arrays (one Python step per row of blocks, not
+per block) and give exactly the pixels, and draw exactly the random numbers, of
+the original per-block loops (kept as references in ``tests/test_obfuscate.py``).
+"""
 
 import math
 
@@ -8,20 +14,56 @@ import numpy as np
 REGION_METHODS = ("mosaic", "pixelate", "blur")
 MASK_METHODS = ("random_mosaic", "pixelate", "blur", "noise")
 
+# Float64 elements per slab in gaussian_noise: a few MB, so the slab stays in cache.
+_NOISE_SLAB_ELEMENTS = 1 << 18
+
+
+def _block_lengths(length, block):
+    """Sizes of the blocks of ``block`` px that tile ``length`` px from its start (the last may be shorter)."""
+    lengths = np.full(-(-length // block), block, dtype=np.intp)
+    if len(lengths):
+        lengths[-1] = length - block * (len(lengths) - 1)
+    return lengths
+
+
+def _fill_blocks(out, region, colours, block):
+    """Fill ``out``'s region block by block, in place: blocks of ``block`` px tiled from the
+    region's top-left corner (partial at its right and bottom edges), block (i, j) with
+    ``colours[i, j]``."""
+    x0, y0, x1, y1 = region
+    # One pixel row per row of blocks, then each written to all the pixel rows of its blocks.
+    rows = np.repeat(colours, _block_lengths(x1 - x0, block), axis=1)
+    for i, top in enumerate(range(y0, y1, block)):
+        out[top : min(top + block, y1), x0:x1] = rows[i]
+
 
 def mosaic_top_left(image, region, block=9):
     """The original's box mosaic: blocks of ``block`` px, aligned to the region's
-    top-left corner, each filled with the colour of its own top-left pixel."""
+    top-left corner, each filled with the colour of its own top-left pixel
+    (blocks at the region's right and bottom edges are partial)."""
     out = image.copy()
     x0, y0, x1, y1 = region
-    for top in range(y0, y1, block):
-        for left in range(x0, x1, block):
-            out[top : min(top + block, y1), left : min(left + block, x1)] = image[top, left]
+    if x1 > x0 and y1 > y0:
+        _fill_blocks(out, region, image[y0:y1:block, x0:x1:block], block)
     return out
 
 
-def pixelate_mean(image, region, block=9):
-    """Block-average pixelation: each block takes its mean colour (rounded)."""
+def _exact_block_sums(image, block):
+    """Whether integer block sums of ``image`` are exact in float64 (so sum / count equals
+    numpy's float64 mean bit for bit)."""
+    if image.dtype.kind == "b":
+        largest = 1
+    elif image.dtype.kind in "iu":
+        info = np.iinfo(image.dtype)
+        largest = max(abs(int(info.min)), int(info.max))
+    else:
+        return False
+    return largest * block * block < 2**53
+
+
+def _pixelate_mean_loop(image, region, block):
+    """pixelate_mean block by block: for images the whole-array path does not cover
+    (float dtypes, whose mean depends on summation order; not H x W x C)."""
     out = image.copy()
     x0, y0, x1, y1 = region
     for top in range(y0, y1, block):
@@ -30,6 +72,33 @@ def pixelate_mean(image, region, block=9):
             out[top : min(top + block, y1), left : min(left + block, x1)] = np.rint(
                 cell.reshape(-1, cell.shape[-1]).mean(axis=0)
             ).astype(image.dtype)
+    return out
+
+
+def pixelate_mean(image, region, block=9):
+    """Block-average pixelation: blocks of ``block`` px aligned to the region's top-left
+    corner, each filled with its per-channel mean colour, rounded half to even
+    (``np.rint``); partial blocks at the region's right and bottom edges average only
+    their own pixels."""
+    x0, y0, x1, y1 = region
+    if image.ndim != 3 or not _exact_block_sums(image, block):
+        return _pixelate_mean_loop(image, region, block)
+    out = image.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    cell = image[y0:y1, x0:x1]
+    height, width = cell.shape[:2]
+    # Sum the rows of each row of blocks (row k of every block at once), then the columns of each block.
+    small = image.dtype.kind == "b" or (image.dtype == np.uint8 and block <= 257)  # 255 * 257 < 2**16
+    rows = cell[0::block].astype(np.uint16 if small else np.int64)
+    for k in range(1, min(block, height)):
+        part = cell[k::block]
+        rows[: len(part)] += part
+    sums = np.add.reduceat(rows, np.arange(0, width, block), axis=1, dtype=np.int64)
+    counts = np.outer(_block_lengths(height, block), _block_lengths(width, block))
+    # Exact integer sums over the pixel count: numpy's mean in float64, bit for bit.
+    means = np.rint(sums / counts[:, :, None]).astype(image.dtype)
+    _fill_blocks(out, region, means, block)
     return out
 
 
@@ -45,6 +114,8 @@ def gaussian_blur(image, region, sigma=15.0, kernel=None):
     px0, py0 = max(0, x0 - pad), max(0, y0 - pad)
     px1, py1 = min(width, x1 + pad), min(height, y1 + pad)
     blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (kernel, kernel), sigma, borderType=cv2.BORDER_REFLECT_101)
+    if (px0, py0, px1, py1) == (0, 0, width, height) == (x0, y0, x1, y1) and blurred.shape == image.shape:
+        return blurred  # the whole image: cv2's output already is the result (a new array)
     out = image.copy()
     out[y0:y1, x0:x1] = blurred[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
     return out
@@ -63,27 +134,49 @@ def obfuscate_region(image, region, method, block=9, sigma=15.0):
 
 def random_offset_mosaic(image, region, rng, half_sizes=(2, 7)):
     """The original scenario 1 mosaic: a patch half-size k drawn from ``half_sizes``
-    (inclusive), square patches of side 2k + 1 tiled from the region's corner,
-    each filled with the colour of a pixel at a random offset (-k..k) from the
-    patch centre, clipped to the image. Returns (image, k)."""
+    (inclusive), square patches of side 2k + 1 tiled from the region's corner
+    (partial at its right and bottom edges), each filled with the colour of the
+    original image's pixel at a random offset (-k..k, y then x) from the patch
+    centre, clipped to the image. Returns (image, k).
+
+    Draws from ``rng``: k, then one (dy, dx) pair per patch in row-major order, as
+    one ``integers`` call, which leaves ``rng`` where the original per-patch calls
+    did (bounded draws below 2**32 take the bit generator's 32-bit values one by one).
+    """
     out = image.copy()
     height, width = image.shape[:2]
     half = int(rng.integers(half_sizes[0], half_sizes[1] + 1))
     side = 2 * half + 1
     x0, y0, x1, y1 = region
-    for top in range(y0, y1, side):
-        for left in range(x0, x1, side):
-            dy, dx = rng.integers(-half, half + 1, size=2)
-            source_y = min(max(top + half + int(dy), 0), height - 1)
-            source_x = min(max(left + half + int(dx), 0), width - 1)
-            out[top : min(top + side, y1), left : min(left + side, x1)] = image[source_y, source_x]
+    if x1 <= x0 or y1 <= y0:
+        return out, half
+    tops = np.arange(y0, y1, side)
+    lefts = np.arange(x0, x1, side)
+    offsets = rng.integers(-half, half + 1, size=(len(tops), len(lefts), 2))
+    source_y = np.clip(tops[:, None] + half + offsets[:, :, 0], 0, height - 1)
+    source_x = np.clip(lefts[None, :] + half + offsets[:, :, 1], 0, width - 1)
+    _fill_blocks(out, region, image[source_y, source_x], side)
     return out, half
 
 
 def gaussian_noise(image, region, rng, sigma=25.0):
-    """Add one zero-mean noise field (the same on all three channels), rounded and clipped."""
+    """Add one zero-mean noise field (the same on all three channels), rounded and clipped.
+
+    The field is drawn in slabs of rows, in row-major order: the same numbers as one
+    draw of the whole field, added in cache-sized pieces.
+    """
     out = image.copy()
     x0, y0, x1, y1 = region
-    field = rng.normal(0.0, sigma, size=(y1 - y0, x1 - x0, 1))
-    out[y0:y1, x0:x1] = np.clip(np.rint(image[y0:y1, x0:x1] + field), 0, 255).astype(image.dtype)
+    if x1 <= x0 or y1 <= y0:
+        rng.normal(0.0, sigma, size=(y1 - y0, x1 - x0, 1))  # draws nothing (or raises), as before
+        return out
+    pixels = image[y0:y1, x0:x1]
+    step = max(1, _NOISE_SLAB_ELEMENTS // pixels[0].size)
+    for top in range(0, y1 - y0, step):
+        rows = pixels[top : top + step]
+        field = rng.normal(0.0, sigma, size=(rows.shape[0], rows.shape[1], 1))
+        noisy = np.add(rows, field)  # float64, as image + field
+        np.rint(noisy, out=noisy)
+        np.clip(noisy, 0, 255, out=noisy)
+        out[y0 + top : y0 + top + rows.shape[0], x0:x1] = noisy.astype(image.dtype)
     return out

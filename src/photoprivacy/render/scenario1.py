@@ -1,7 +1,9 @@
 """Scenario 1 rendering: hide the union of the enabled mask components.
 
 The union is cleaned (one erosion, one dilation), feathered, and the chosen
-method's result is blended in through it. The output keeps the original
+method's result is blended in through it: by default each connected component
+at the strength its size needs (render/strength.py), with ``strength.mode:
+original`` one pass of the original's fixed sizes over the whole union. The output keeps the original
 resolution; ``resize`` reproduces the original's 336 x 336 output (a quirk).
 """
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from ..artifacts import read_json
 from ..seeds import derived_seed
-from .masking import clean, feather, obfuscate_masked, union
+from .masking import clean, feather, obfuscate_components, obfuscate_masked, union
 from .output import render_shard
 
 
@@ -32,7 +34,10 @@ def render_scenario1(image, masks, record, params, image_id):
     cleaned = clean(union(masks, enabled), params["clean_kernel"])
     alpha = feather(cleaned, params["feather_sigma"])
     seed = derived_seed(params["seed"], image_id, "scenario1")
-    out, used = obfuscate_masked(image, alpha, params["method"], seed, method_strength(params))
+    if params["strength"]["mode"] == "original":
+        out, used = obfuscate_masked(image, alpha, params["method"], seed, method_strength(params))
+    else:
+        out, used = obfuscate_components(image, cleaned, alpha, params, seed)
     regions, warnings = [], []
     for name in enabled:
         component = record["components"][name]

@@ -1,19 +1,29 @@
 """Scenario 2 rendering: minor persons obfuscated, major persons' faces replaced.
 
 Minor persons first, then faces, so a major's new face stays visible where
-boxes overlap. Every change is a region in the decision log: its box, the
-person it belongs to, why (role and scores), the method, its parameters and
-the seed. Pixels outside all regions are never touched.
+boxes overlap. A major person whose face was not found gets the minor
+persons' method on the head region (the top of the box, as tall as the box
+is wide), so no face of a major person stays as it was; ``no_face: keep`` is
+the original behaviour (the face stays, the log says so). Obfuscation
+strength scales with the size of the box (render/strength.py). Every change
+is a region in the decision log: its box, the person it belongs to, why
+(role and scores), the method, its parameters and the seed. Pixels outside
+all regions are never touched (a replaced face's feather reaches a few
+pixels past its box; its region says how far).
 """
 
 import numpy as np
 
 from ..artifacts import read_json
 from ..faces.blend import fit_face
+from . import strength
 from .obfuscate import obfuscate_region, pixelate_mean
 from .output import render_shard
 from .regions import box_to_region
+
 NO_GENERATOR_WARNING = "no face generator configured (fakes.generator: none): faces pixelated instead"
+NO_FACE_HEAD_NOTE = "no face found in the major person's box: the head region is obfuscated instead"
+NO_FACE_KEEP_NOTE = "no face found in the major person's box: left as it is (render.face.no_face: keep)"
 
 
 def _why(person):
@@ -21,25 +31,45 @@ def _why(person):
     return {key: person[key] for key in keys}
 
 
+def obfuscate_person_region(image, region, params):
+    """The minor persons' method on a person box or head region, at the strength its size needs."""
+    minor, settings = params["minor"], params["strength"]
+    face_width = strength.region_face_width(region, settings["face_per_person"])
+    block = strength.block_size(face_width, minor["block_size"], settings)
+    sigma = strength.blur_sigma(face_width, minor["blur_sigma"], settings)
+    return obfuscate_region(image, region, minor["method"], block, sigma)
+
+
+def head_region(box_xyxy, width, height):
+    """The top of a person box, as tall as the box is wide (at most the whole box), clipped."""
+    x0, y0, x1, y1 = box_xyxy
+    return box_to_region([x0, y0, x1, min(y1, y0 + abs(x1 - x0))], width, height)
+
+
 def render_scenario2(image, persons, faces, fakes, params):
     """Return (protected image, regions, warnings)."""
     height, width = image.shape[:2]
     out, regions, warnings = image, [], []
     by_person = {p["person"]: p for p in persons["persons"]}
-    minor = params["minor"]
     for person in persons["persons"]:
         if person["role"] != "minor":
             continue
         region = box_to_region(person["box_xyxy"], width, height)
         entry = {"kind": "person", "person": person["person"], "box_xyxy": person["box_xyxy"],
                  "region": None if region is None else list(region), "why": _why(person),
-                 "method": minor["method"], "parameters": None, "seed": params["seed"], "note": None}
+                 "method": params["minor"]["method"], "parameters": None, "seed": params["seed"], "note": None}
         if region is None:
             entry.update(method=None, note="box has no area inside the image: nothing to hide")
         else:
-            out, entry["parameters"] = obfuscate_region(out, region, minor["method"], minor["block_size"],
-                                                        minor["blur_sigma"])
+            out, entry["parameters"] = obfuscate_person_region(out, region, params)
         regions.append(entry)
+    out = _replace_faces(out, faces, fakes, by_person, params, regions, warnings)
+    out = _protect_heads_without_faces(out, persons, faces, params, regions)
+    return out, regions, warnings
+
+
+def _replace_faces(out, faces, fakes, by_person, params, regions, warnings):
+    height, width = out.shape[:2]
     face_params = params["face"]
     no_generator = params["generator"] == "none"
     if no_generator and faces["faces"]:
@@ -52,16 +82,39 @@ def render_scenario2(image, persons, faces, fakes, params):
         if region is None:
             entry["note"] = "face box has no area inside the image"
         elif no_generator:
-            out = pixelate_mean(out, region, face_params["fallback_block_size"])
-            entry.update(method="pixelate", parameters={"block_size": face_params["fallback_block_size"]},
-                         note=NO_GENERATOR_WARNING)
+            block = strength.block_size(strength.face_region_width(region), face_params["fallback_block_size"],
+                                        params["strength"])
+            out = pixelate_mean(out, region, block)
+            entry.update(method="pixelate", parameters={"block_size": block}, note=NO_GENERATOR_WARNING)
         else:
-            out, notes = fit_face(out, region, fakes[face["face"]], face_params["colour_match"],
-                                  face_params["blend"], face_params["feather"])
-            entry.update(method=f"replace:{params['generator']}", note=notes.get("fallback"),
+            out, changed, notes = fit_face(out, region, fakes[face["face"]], face_params["colour_match"],
+                                           face_params["blend"], face_params["feather"])
+            entry.update(method=f"replace:{params['generator']}", note=notes.get("fallback"), region=list(changed),
                          parameters={key: face_params[key] for key in ("blend", "colour_match", "feather")})
         regions.append(entry)
-    return out, regions, warnings
+    return out
+
+
+def _protect_heads_without_faces(out, persons, faces, params, regions):
+    """Majors whose box gave no face: their head region gets the minor method (or is kept, and logged)."""
+    height, width = out.shape[:2]
+    with_face = {face["person"] for face in faces["faces"]}
+    for person in persons["persons"]:
+        if person["role"] != "major" or person["person"] in with_face:
+            continue
+        region = head_region(person["box_xyxy"], width, height)
+        if region is None:
+            continue  # the faces stage noted that the box has no area inside the image
+        entry = {"kind": "head", "person": person["person"], "box_xyxy": person["box_xyxy"], "region": list(region),
+                 "why": _why(person), "method": None, "parameters": None, "seed": params["seed"],
+                 "note": NO_FACE_KEEP_NOTE}
+        if params["face"]["no_face"] == "protect_head":
+            out, entry["parameters"] = obfuscate_person_region(out, region, params)
+            entry.update(method=params["minor"]["method"], note=NO_FACE_HEAD_NOTE)
+        else:
+            entry["region"] = None  # nothing changed
+        regions.append(entry)
+    return out
 
 
 def run_render_shard(items, params, max_pixels):
