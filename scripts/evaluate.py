@@ -9,9 +9,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inference reads local files only
 import pandas as pd
 import torch
 
+from photoprivacy.artifacts import write_bytes_atomic
 from photoprivacy.caption.models import load_captioner
 from photoprivacy.caption.word_attention import caption_texts
 from photoprivacy.detection.detr import DetrDetector
+from photoprivacy.evaluate.identity import FaceRecogniser
 from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
 from photoprivacy.evaluate.tables import ROW_COLUMNS
 from photoprivacy.faces.detectors import CenterFaceDetector
@@ -22,7 +24,8 @@ torch.set_num_threads(snakemake.threads)
 stage = snakemake.params.stage
 execution = snakemake.config["execution"]
 settings = stage["evaluate"]
-evaluators = Evaluators(faces=CenterFaceDetector(settings["face_threshold"], settings["face_max_side"]))
+evaluators = Evaluators(faces=CenterFaceDetector(settings["face_threshold"], settings["face_max_side"]),
+                        identity=FaceRecogniser())
 if "detector" in stage:
     detector = stage["detector"]
     evaluators.persons = DetrDetector(
@@ -40,4 +43,4 @@ log.info("evaluating %s of variant %s: persons re-detected: %s, recaptioned: %s"
          stage["variant"], evaluators.persons is not None, evaluators.caption is not None)
 rows = run_evaluate_shard(snakemake.params.images, stage, evaluators, execution["batch_size"],
                           execution["max_image_pixels"])
-pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(snakemake.output.table, index=False)
+write_bytes_atomic(snakemake.output.table, pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False).encode())

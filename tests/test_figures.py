@@ -141,7 +141,7 @@ def aggregates():
         for variant, ssim in (("mosaic", 0.7), ("blur", 0.8), ("replace", 0.9)):
             face = np.nan if variant == "replace" else 0.2 + shift
             rows.append({"variant": variant, "scenario": scenario, "ssim_outside": ssim - shift / 2,
-                         "altered_fraction": 0.3, "face_redetection_rate": face,
+                         "altered_fraction": 0.3, "face_redetection_rate": face, "identity_kept_rate": 0.1 + shift,
                          "person_redetection_rate": 0.5 - shift, "words_kept_rate": 0.4})
     return pd.DataFrame(rows)
 
@@ -237,14 +237,16 @@ def test_rejected_photo_gets_one_line(tmp_path):
 
 def test_privacy_utility_figure_has_a_row_per_scenario_and_names_missing_values():
     fig = privacy_utility_figure(aggregates())
-    assert len(fig.axes) == 6
-    assert fig.axes[0].get_subplotspec().get_gridspec().get_geometry() == (2, 3)
+    assert len(fig.axes) == 8
+    assert fig.axes[0].get_subplotspec().get_gridspec().get_geometry() == (2, 4)
     assert fig.axes[0].get_ylim() == (0.0, 1.0)
-    for row in (0, 3):  # the face re-detection column of each scenario
+    assert [ax.get_ylabel() for ax in fig.axes[:4]] == [
+        "face re-detection rate", "identity kept (dlib)", "person re-detection rate", "caption words kept"]
+    for row in (0, 4):  # the face re-detection column of each scenario
         assert "n/a: replace" in axes_texts(fig.axes[row])
         assert "replace" not in axes_texts(fig.axes[row])[1:]  # no point annotated for it
-    assert not any(text.startswith("n/a") for text in axes_texts(fig.axes[1]))
-    assert {"blur", "mosaic", "replace"} <= set(axes_texts(fig.axes[1]))
+    assert not any(text.startswith("n/a") for text in axes_texts(fig.axes[2]))
+    assert {"blur", "mosaic", "replace"} <= set(axes_texts(fig.axes[2]))
 
 
 def test_privacy_utility_files_are_deterministic(tmp_path):

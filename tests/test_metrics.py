@@ -191,16 +191,19 @@ def _row(variant, scenario, image_id, status="ok", **metrics):
 def _metric_rows():
     return pd.DataFrame(
         [
-            _row("blur", "s1", "b", faces_original=2, faces_protected=1, faces_redetected=1, persons_protected=2,
+            _row("blur", "s1", "b", faces_original=2, faces_protected=1, faces_redetected=1, faces_checked=2,
+                 identity_kept=1, identity_min_distance=0.41, persons_protected=2,
                  persons_redetected=0, w1_words=3, w1_kept=1, w2_words=1, w2_kept=1,
                  caption_similarity=0.5, ssim_outside=0.9, psnr_outside=30.0,
                  altered_fraction=0.2, protected_fraction=0.25),
-            _row("blur", "s1", "a", faces_original=1, faces_protected=0, faces_redetected=0, persons_protected=1,
+            _row("blur", "s1", "a", faces_original=1, faces_protected=0, faces_redetected=0, faces_checked=1,
+                 identity_kept=0, identity_min_distance=0.73, persons_protected=1,
                  persons_redetected=1, w1_words=1, w1_kept=0, w2_words=0, w2_kept=0,
                  caption_similarity=1.0, ssim_outside=1.0, psnr_outside=math.inf,
                  altered_fraction=0.0, protected_fraction=0.75),
             _row("blur", "s1", "c", status="rejected", reason="not an image"),
-            _row("mosaic", "s1", "a", faces_original=0, faces_protected=0, faces_redetected=0, persons_protected=0,
+            _row("mosaic", "s1", "a", faces_original=0, faces_protected=0, faces_redetected=0, faces_checked=0,
+                 identity_kept=0, identity_min_distance=math.nan, persons_protected=0,
                  persons_redetected=0, w1_words=0, w1_kept=0, w2_words=0, w2_kept=0,
                  caption_similarity=0.25, ssim_outside=0.5, psnr_outside=20.0,
                  altered_fraction=0.1, protected_fraction=0.1),
@@ -216,17 +219,19 @@ def test_aggregate():
     assert blur == {
         "variant": "blur", "scenario": "s1", "images": 2, "rejected": 1,
         "faces_original": 3, "faces_protected": 1, "faces_redetected": 1, "face_redetection_rate": pytest.approx(1 / 3),
-        "persons_protected": 3, "persons_redetected": 1, "person_redetection_rate": pytest.approx(1 / 3),
+        "faces_checked": 3, "identity_kept": 1, "identity_kept_rate": pytest.approx(1 / 3),
+        "identity_min_distance": 0.41, "persons_protected": 3, "persons_redetected": 1, "person_redetection_rate": pytest.approx(1 / 3),
         "w1_words": 4, "w1_kept": 1, "w2_words": 1, "w2_kept": 1, "words_kept_rate": pytest.approx(2 / 5),
         "caption_similarity": pytest.approx(0.75), "ssim_outside": pytest.approx(0.95),
         "altered_fraction": pytest.approx(0.1), "protected_fraction": pytest.approx(0.5),
         "psnr_outside": 30.0, "identical_images": 1,
     }
-    nan_keys = ("face_redetection_rate", "person_redetection_rate", "words_kept_rate")
+    nan_keys = ("face_redetection_rate", "identity_kept_rate", "identity_min_distance", "person_redetection_rate",
+                "words_kept_rate")
     assert all(math.isnan(mosaic.pop(key)) for key in nan_keys)
     assert mosaic == {
         "variant": "mosaic", "scenario": "s1", "images": 1, "rejected": 0,
-        "faces_original": 0, "faces_protected": 0, "faces_redetected": 0, "persons_protected": 0, "persons_redetected": 0,
+        "faces_original": 0, "faces_protected": 0, "faces_redetected": 0, "faces_checked": 0, "identity_kept": 0, "persons_protected": 0, "persons_redetected": 0,
         "w1_words": 0, "w1_kept": 0, "w2_words": 0, "w2_kept": 0,
         "caption_similarity": 0.25, "ssim_outside": 0.5, "altered_fraction": 0.1,
         "protected_fraction": 0.1, "psnr_outside": 20.0, "identical_images": 0,

@@ -2,11 +2,13 @@
 
 Privacy compares the protected photo with the original inside the
 obfuscated regions (scenario 1: the cleaned mask union; scenario 2: the
-minor persons' boxes and faces pixelated for want of a generator): faces
-found by CenterFace, persons found by the detector, and whether the action
-(w1) and scene (w2) words survive in a new caption. Replaced faces are
-protected too, but a generated face there is wanted, so they only count as
-protected area. Utility is measured outside every protected region.
+minor persons' boxes, head regions and faces pixelated for want of a
+generator): faces found by CenterFace, persons found by the detector, and
+whether the action (w1) and scene (w2) words survive in a new caption.
+Replaced faces are protected too, but a generated face there is wanted, so
+CenterFace does not count them; the identity measure (dlib's face
+recogniser) checks every original face in any protected region, replaced
+ones included. Utility is measured outside every protected region.
 """
 
 import logging
@@ -19,6 +21,7 @@ from ..errors import ImageRejected
 from ..images import load_rgb
 from ..render.masking import clean, union
 from . import metrics
+from .identity import identity_check
 from .tables import ROW_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -26,9 +29,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Evaluators:
-    """What a job loads once: CenterFace, and optionally the detector and the captioner."""
+    """What a job loads once: CenterFace, dlib's recogniser, and optionally the detector and the captioner."""
 
     faces: object  # callable rgb -> [(box_xyxy, score)]
+    identity: object = None  # identity.FaceRecogniser, or None: identity not checked
     persons: object = None  # DetrDetector, or None: persons not re-detected
     caption: object = None  # callable list of rgb -> list of captions, or None: no recaptioning
 
@@ -72,10 +76,17 @@ def measure(item, original, protected, decisions, params, evaluators, detected=N
     row = empty_row(item, params, "ok", None)
     threshold = settings["face_threshold"]
     # A face found again at its place is a leak; other faces found in an obfuscated area are counted apart.
-    faces_before = metrics.faces_in_mask(evaluators.faces(original), obfuscated, threshold)
+    faces_original = evaluators.faces(original)
+    faces_before = metrics.faces_in_mask(faces_original, obfuscated, threshold)
     faces_after = metrics.faces_in_mask(evaluators.faces(protected), obfuscated, threshold)
     row["faces_original"], row["faces_protected"] = len(faces_before), len(faces_after)
     row["faces_redetected"] = metrics.redetected(faces_before, faces_after, settings["iou"])
+    if evaluators.identity is not None:
+        # Every original face in any protected region, replaced faces included, at its own box.
+        faces = metrics.faces_in_mask(faces_original, protected_area, threshold)
+        identity = identity_check(evaluators.identity, original, protected, faces)
+        row["faces_checked"], row["identity_kept"] = identity["faces_checked"], identity["identity_kept"]
+        row["identity_min_distance"] = identity["min_distance"]
     boxes = person_boxes(read_json(item["detect_json"]), scale)
     covered = [boxes[i] for i in metrics.covered_boxes(boxes, obfuscated, settings["person_coverage"])]
     row["persons_protected"] = len(covered)

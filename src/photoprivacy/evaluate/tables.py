@@ -10,14 +10,16 @@ from ..artifacts import write_bytes_atomic
 
 ROW_COLUMNS = (
     "variant", "scenario", "image_id", "status", "reason",
-    "faces_original", "faces_protected", "faces_redetected", "persons_protected", "persons_redetected",
+    "faces_original", "faces_protected", "faces_redetected", "faces_checked", "identity_kept",
+    "identity_min_distance", "persons_protected", "persons_redetected",
     "w1_words", "w1_kept", "w2_words", "w2_kept",
     "caption_original", "caption_protected", "caption_similarity",
     "ssim_outside", "psnr_outside", "altered_fraction", "protected_fraction",
 )
 
 _COUNT_COLUMNS = (
-    "faces_original", "faces_protected", "faces_redetected", "persons_protected", "persons_redetected",
+    "faces_original", "faces_protected", "faces_redetected", "faces_checked", "identity_kept",
+    "persons_protected", "persons_redetected",
     "w1_words", "w1_kept", "w2_words", "w2_kept",
 )
 _MEAN_COLUMNS = ("caption_similarity", "ssim_outside", "altered_fraction", "protected_fraction")
@@ -25,6 +27,7 @@ _MEAN_COLUMNS = ("caption_similarity", "ssim_outside", "altered_fraction", "prot
 AGGREGATE_COLUMNS = (
     "variant", "scenario", "images", "rejected",
     "faces_original", "faces_protected", "faces_redetected", "face_redetection_rate",
+    "faces_checked", "identity_kept", "identity_kept_rate", "identity_min_distance",
     "persons_protected", "persons_redetected", "person_redetection_rate",
     "w1_words", "w1_kept", "w2_words", "w2_kept", "words_kept_rate",
     *_MEAN_COLUMNS, "psnr_outside", "identical_images",
@@ -50,6 +53,9 @@ def _aggregate_group(variant, scenario, group):
     }
     record.update({column: _total(_numbers(ok, column)) for column in _COUNT_COLUMNS})
     record["face_redetection_rate"] = _ratio(record["faces_redetected"], record["faces_original"])
+    record["identity_kept_rate"] = _ratio(record["identity_kept"], record["faces_checked"])
+    distances = _numbers(ok, "identity_min_distance").dropna()
+    record["identity_min_distance"] = float(distances.min()) if len(distances) else math.nan
     record["person_redetection_rate"] = _ratio(record["persons_redetected"], record["persons_protected"])
     record["words_kept_rate"] = _ratio(
         record["w1_kept"] + record["w2_kept"], record["w1_words"] + record["w2_words"]

@@ -18,6 +18,7 @@ from .save import figure_style, save_figure
 UTILITY = "ssim_outside"
 LEAKS = {
     "face_redetection_rate": "face re-detection rate",
+    "identity_kept_rate": "identity kept (dlib)",
     "person_redetection_rate": "person re-detection rate",
     "words_kept_rate": "caption words kept",
 }
