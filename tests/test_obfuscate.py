@@ -311,3 +311,18 @@ def test_empty_regions_change_nothing_and_draw_as_the_loop(region):
     assert half == _reference_random_offset_mosaic(image, region, theirs)[1]
     assert _same_state(ours.bit_generator.state, theirs.bit_generator.state)
     np.testing.assert_array_equal(gaussian_noise(image, region, ours), image)
+
+
+def test_wide_blur_runs_shrunk_and_stays_close_to_the_full_resolution_blur():
+    image = np.random.default_rng(3).integers(0, 256, (400, 500, 3), dtype=np.uint8)
+    image = cv2.GaussianBlur(image, (0, 0), 4)  # some structure at several scales
+    region = (50, 40, 450, 360)
+    fast = gaussian_blur(image, region, sigma=40.0)
+    exact = _reference_gaussian_blur(image, region, sigma=40.0)
+    outside = np.ones(image.shape[:2], bool)
+    outside[40:360, 50:450] = False
+    np.testing.assert_array_equal(fast[outside], image[outside])
+    difference = np.abs(fast.astype(int) - exact.astype(int))[~outside]
+    assert difference.mean() < 1.0 and difference.max() <= 6
+    # Below sigma 20 the blur is the exact full-resolution one.
+    np.testing.assert_array_equal(gaussian_blur(image, region, sigma=19.0), _reference_gaussian_blur(image, region, 19.0))

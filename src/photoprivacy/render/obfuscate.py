@@ -102,10 +102,18 @@ def pixelate_mean(image, region, block=9):
     return out
 
 
+# Above this sigma a blur runs on a copy shrunk by floor(sigma / 10): the cost of a
+# full-resolution blur grows with its kernel (12 MP: 0.7 s at sigma 15, 16 s at sigma 100).
+SHRINK_BLUR_SIGMA = 20.0
+
+
 def gaussian_blur(image, region, sigma=15.0, kernel=None):
     """Gaussian blur inside the region; neighbouring pixels feed the blur, only the region changes.
 
-    ``kernel`` defaults to 2 * ceil(3 sigma) + 1 (odd).
+    ``kernel`` defaults to 2 * ceil(3 sigma) + 1 (odd). From sigma 20 on, the
+    padded region is shrunk by floor(sigma / 10) (INTER_AREA), blurred with the
+    sigma and kernel divided by as much, and enlarged back (INTER_LINEAR): a blur
+    that wide has no detail the shrinking could lose, and it costs a fraction.
     """
     kernel = kernel or 2 * math.ceil(3 * sigma) + 1
     x0, y0, x1, y1 = region
@@ -113,12 +121,23 @@ def gaussian_blur(image, region, sigma=15.0, kernel=None):
     height, width = image.shape[:2]
     px0, py0 = max(0, x0 - pad), max(0, y0 - pad)
     px1, py1 = min(width, x1 + pad), min(height, y1 + pad)
-    blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (kernel, kernel), sigma, borderType=cv2.BORDER_REFLECT_101)
+    blurred = _blur(image[py0:py1, px0:px1], sigma, kernel)
     if (px0, py0, px1, py1) == (0, 0, width, height) == (x0, y0, x1, y1) and blurred.shape == image.shape:
         return blurred  # the whole image: cv2's output already is the result (a new array)
     out = image.copy()
     out[y0:y1, x0:x1] = blurred[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
     return out
+
+
+def _blur(patch, sigma, kernel):
+    factor = math.floor(sigma / 10) if sigma >= SHRINK_BLUR_SIGMA else 1
+    small_size = (max(1, round(patch.shape[1] / factor)), max(1, round(patch.shape[0] / factor)))
+    if factor == 1 or min(small_size) < 2:
+        return cv2.GaussianBlur(patch, (kernel, kernel), sigma, borderType=cv2.BORDER_REFLECT_101)
+    small = cv2.resize(patch, small_size, interpolation=cv2.INTER_AREA)
+    small_kernel = max(3, (kernel // factor) | 1)  # odd
+    blurred = cv2.GaussianBlur(small, (small_kernel, small_kernel), sigma / factor, borderType=cv2.BORDER_REFLECT_101)
+    return cv2.resize(blurred, (patch.shape[1], patch.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def obfuscate_region(image, region, method, block=9, sigma=15.0):
