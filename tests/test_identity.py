@@ -7,9 +7,15 @@ import math
 import cv2
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from photoprivacy.errors import ModelNotAvailable
+from photoprivacy.faces.blend import fit_face
+from photoprivacy.faces.generators import DonorFaceGenerator
+from photoprivacy.render import strength
+from photoprivacy.render.obfuscate import mosaic_top_left
+from photoprivacy.render.regions import box_to_region
 from photoprivacy.evaluate import identity
 from photoprivacy.evaluate.identity import (
     MIN_FACE_WIDTH,
@@ -19,6 +25,8 @@ from photoprivacy.evaluate.identity import (
     identity_check,
     identity_distances,
 )
+
+from conftest import REPO
 
 pytest.importorskip("dlib")
 
@@ -48,18 +56,12 @@ def upscale(rgb, factor):
 
 def region(box, rgb):
     """Integer end-exclusive (x0, y0, x1, y1), rounded outward and clipped."""
-    height, width = rgb.shape[:2]
-    return (max(0, math.floor(box[0])), max(0, math.floor(box[1])),
-            min(width, math.ceil(box[2])), min(height, math.ceil(box[3])))
+    return box_to_region(box, rgb.shape[1], rgb.shape[0])
 
 
 def mosaic(rgb, box, block):
     """The original's mosaic: blocks aligned to the box's top-left, each filled with its top-left pixel."""
-    x0, y0, x1, y1 = region(box, rgb)
-    out = rgb.copy()
-    corners = rgb[y0:y1:block, x0:x1:block]
-    out[y0:y1, x0:x1] = np.repeat(np.repeat(corners, block, axis=0), block, axis=1)[: y1 - y0, : x1 - x0]
-    return out
+    return mosaic_top_left(rgb, region(box, rgb), block)
 
 
 # --- without photos ---------------------------------------------------------
@@ -119,9 +121,12 @@ def test_another_person_is_far(recogniser, shared_photos):
 def test_mosaic_on_large_faces(recogniser, shared_photos, factor):
     rgb = upscale(load(shared_photos, "astronaut.png"), factor)
     (box,) = face_boxes(rgb)
-    x0, _, x1, _ = region(box, rgb)
-    width = x1 - x0
-    relative_block = math.ceil(width / 6)
+    face = region(box, rgb)
+    width = face[2] - face[0]
+    # The default strength (config.yaml: render.strength) for a face box of this size.
+    defaults = yaml.safe_load((REPO / "config.yaml").read_text())["render"]["strength"]
+    relative_block = strength.block_size(strength.face_region_width(face), 9, defaults)
+    assert relative_block == math.ceil(min(face[2] - face[0], face[3] - face[1]) / 6)
     fixed = identity_distances(recogniser, rgb, mosaic(rgb, box, 9), [box])[0]
     relative = identity_distances(recogniser, rgb, mosaic(rgb, box, relative_block), [box])[0]
     print(f"\nastronaut {factor}x: face {width} px; 9 px mosaic {fixed:.3f}; "
@@ -191,3 +196,18 @@ def test_faces_dlib_cannot_find_are_not_checked(recogniser, shared_photos):
     assert not recogniser.is_measurable(city, dark) and recogniser.is_measurable(city, clear)
     result = identity_check(recogniser, city, flat, [dark, clear])
     assert result["faces_checked"] == 1
+
+
+@pytest.mark.parametrize("blend", ["feather", "poisson", "hard"])
+def test_a_donor_of_another_person_leaves_no_match(recogniser, shared_photos, tmp_path, blend):
+    # coco01's man (the larger face) gets the astronaut's face from the donor generator.
+    coco, astronaut = load(shared_photos, "coco01.jpg"), load(shared_photos, "astronaut.png")
+    x0, y0, x1, y1 = region(face_boxes(astronaut)[0], astronaut)
+    (tmp_path / "donors").mkdir()
+    Image.fromarray(astronaut[y0:y1, x0:x1]).save(tmp_path / "donors" / "astronaut.png")
+    donor = DonorFaceGenerator(tmp_path / "donors", size=256).generate("coco01", 1, seed=0)[0]
+    man = face_boxes(coco)[0]
+    replaced, _, _ = fit_face(coco, region(man, coco), donor, colour_match=True, blend=blend, feather=0.15)
+    result = identity_check(recogniser, coco, replaced, [man])
+    print(f"coco01's man replaced by the astronaut ({blend}): {result['distances']}")
+    assert result["faces_checked"] == 1 and result["identity_kept"] == 0
