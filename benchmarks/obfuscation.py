@@ -7,19 +7,19 @@ a gradient when it is missing), then times each method of
 photoprivacy.render.obfuscate with the whole image as its region (best of
 --repeat), and the reference: cv2.resize down by the block size with INTER_AREA,
 then back up with INTER_NEAREST. Prints seconds and the ratio to the reference.
-With --before, also times the original per-block loop versions (copied below as
-_loop_*) and checks that both give identical pixels (the loops take about
+With --before, also times the original per-block loop versions (the
+_reference_* copies in tests/test_obfuscate.py) and checks that both give identical pixels (the loops take about
 half a minute each for pixelate).
 """
 
 import argparse
-import math
+import sys
 import time
 
 import cv2
 import numpy as np
 
-from common import SHARED_PHOTOS
+from common import REPO, SHARED_PHOTOS
 from photoprivacy.render import obfuscate
 
 WIDTH, HEIGHT = 4000, 3000
@@ -46,64 +46,9 @@ def resize_pixelation(image, block):
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
-# --- The per-block loop versions the library had before (for --before) ---------------------------------
-
-
-def _loop_mosaic_top_left(image, region, block=9):
-    out = image.copy()
-    x0, y0, x1, y1 = region
-    for top in range(y0, y1, block):
-        for left in range(x0, x1, block):
-            out[top : min(top + block, y1), left : min(left + block, x1)] = image[top, left]
-    return out
-
-
-def _loop_pixelate_mean(image, region, block=9):
-    out = image.copy()
-    x0, y0, x1, y1 = region
-    for top in range(y0, y1, block):
-        for left in range(x0, x1, block):
-            cell = image[top : min(top + block, y1), left : min(left + block, x1)]
-            out[top : min(top + block, y1), left : min(left + block, x1)] = np.rint(
-                cell.reshape(-1, cell.shape[-1]).mean(axis=0)
-            ).astype(image.dtype)
-    return out
-
-
-def _loop_random_offset_mosaic(image, region, rng, half_sizes=(2, 7)):
-    out = image.copy()
-    height, width = image.shape[:2]
-    half = int(rng.integers(half_sizes[0], half_sizes[1] + 1))
-    side = 2 * half + 1
-    x0, y0, x1, y1 = region
-    for top in range(y0, y1, side):
-        for left in range(x0, x1, side):
-            dy, dx = rng.integers(-half, half + 1, size=2)
-            source_y = min(max(top + half + int(dy), 0), height - 1)
-            source_x = min(max(left + half + int(dx), 0), width - 1)
-            out[top : min(top + side, y1), left : min(left + side, x1)] = image[source_y, source_x]
-    return out, half
-
-
-def _loop_gaussian_blur(image, region, sigma=15.0, kernel=None):
-    kernel = kernel or 2 * math.ceil(3 * sigma) + 1
-    x0, y0, x1, y1 = region
-    pad = kernel // 2
-    height, width = image.shape[:2]
-    px0, py0 = max(0, x0 - pad), max(0, y0 - pad)
-    px1, py1 = min(width, x1 + pad), min(height, y1 + pad)
-    blurred = cv2.GaussianBlur(image[py0:py1, px0:px1], (kernel, kernel), sigma, borderType=cv2.BORDER_REFLECT_101)
-    out = image.copy()
-    out[y0:y1, x0:x1] = blurred[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
-    return out
-
-
-def _loop_gaussian_noise(image, region, rng, sigma=25.0):
-    out = image.copy()
-    x0, y0, x1, y1 = region
-    field = rng.normal(0.0, sigma, size=(y1 - y0, x1 - x0, 1))
-    out[y0:y1, x0:x1] = np.clip(np.rint(image[y0:y1, x0:x1] + field), 0, 255).astype(image.dtype)
-    return out
+# The per-block loop versions the library had before (for --before) are the tests' references.
+sys.path.insert(0, str(REPO / "tests"))
+import test_obfuscate as before_loops  # noqa: E402
 
 
 def methods(module, block):
@@ -150,7 +95,7 @@ def main():
     reference, _ = best_of(args.repeat, resize_pixelation, image, args.block)
     names = ("mosaic_top_left", "pixelate_mean", "random_offset_mosaic", "gaussian_blur", "gaussian_noise")
     after = methods({name: getattr(obfuscate, name) for name in names}, args.block)
-    before = methods({name: globals()[f"_loop_{name}"] for name in names}, args.block)
+    before = methods({name: getattr(before_loops, f"_reference_{name}") for name in names}, args.block)
 
     print(f"{WIDTH}x{HEIGHT} RGB ({source}), whole image as region, best of {args.repeat}, "
           f"cv2 {cv2.__version__} ({cv2.getNumThreads()} threads), numpy {np.__version__}")
