@@ -39,7 +39,7 @@ def build_photo(width, height):
 def stage_seconds(workdir):
     seconds, memory = {}, {}
     for stage in STAGES:
-        for tsv in (workdir / "results" / "benchmarks" / stage).glob("*.tsv"):
+        for tsv in (workdir / "results" / "benchmarks" / stage).rglob("*.tsv"):
             row = next(csv.DictReader(open(tsv), delimiter="\t"))
             seconds[stage] = seconds.get(stage, 0.0) + float(row["s"])
             memory[stage] = max(memory.get(stage, 0.0), float(row["max_rss"]))
