@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from photoprivacy.render import strength
-from photoprivacy.render.masking import nearest_component_labels, obfuscate_components, obfuscate_masked
+from photoprivacy.render.masking import feather, nearest_component_labels, obfuscate_components, obfuscate_masked
 
 RELATIVE = {"mode": "relative", "blocks_per_face": 6, "blur_per_face": 6, "face_per_person": 0.5}
 ORIGINAL = dict(RELATIVE, mode="original")
@@ -42,15 +42,14 @@ def test_nearest_component_labels_split_the_band_between_components():
     mask = np.zeros((10, 20), bool)
     mask[2:8, 1:5] = True
     mask[2:8, 14:19] = True
-    count, labels = nearest_component_labels(mask)
-    assert count == 2
-    assert (labels[:, :9] == labels[4, 2]).all() and (labels[:, 10:] == labels[4, 16]).all()
-    assert labels[4, 2] != labels[4, 16]
-    assert nearest_component_labels(np.zeros((3, 3), bool))[0] == 0
+    labels, boxes = nearest_component_labels(mask)
+    assert boxes == [(1, 2, 5, 8), (14, 2, 19, 8)]
+    assert (labels[:, :9] == 1).all() and (labels[:, 10:] == 2).all()
+    assert nearest_component_labels(np.zeros((3, 3), bool))[1] == []
 
 
 def params(method, mode):
-    return {"method": method, "mosaic_half_sizes": [2, 7], "block_size": 9, "blur_kernel": 45, "blur_sigma": 15.0,
+    return {"method": method, "feather_sigma": 0.0, "mosaic_half_sizes": [2, 7], "block_size": 9, "blur_kernel": 45, "blur_sigma": 15.0,
             "noise_sigma": 25.0, "strength": dict(RELATIVE, mode=mode)}
 
 
@@ -67,14 +66,16 @@ def test_each_component_gets_the_block_size_its_size_needs():
     np.testing.assert_array_equal(out[~mask], image[~mask])
 
 
+@pytest.mark.parametrize("feather_sigma", [0.0, 2.0])
 @pytest.mark.parametrize("method", ["random_mosaic", "pixelate", "blur"])
-def test_one_small_component_at_the_floor_equals_the_original_pass(method):
+def test_one_small_component_at_the_floor_equals_the_original_pass(method, feather_sigma):
     # Under the floor the relative sizes are the fixed ones; one component is one pass over its box.
     image = np.random.default_rng(1).integers(0, 256, (60, 60, 3), dtype=np.uint8)
     mask = np.zeros((60, 60), bool)
     mask[10:40, 12:42] = True
-    alpha = mask.astype(np.float32)
-    relative, _ = obfuscate_components(image, mask, alpha, params(method, "relative"), seed=5)
+    alpha = feather(mask, feather_sigma)
+    relative, _ = obfuscate_components(image, mask, alpha, dict(params(method, "relative"), feather_sigma=feather_sigma),
+                                       seed=5)
     strength_argument = {"random_mosaic": (2, 7), "pixelate": 9, "blur": (45, 15.0)}[method]
     original, _ = obfuscate_masked(image, alpha, method, 5, strength_argument)
     np.testing.assert_array_equal(relative, original)

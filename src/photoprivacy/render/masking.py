@@ -6,6 +6,8 @@ cleaned with one erosion and one dilation (as the original did, removing
 specks), feathered, and the obfuscated image is blended in through them.
 """
 
+import math
+
 import cv2
 import numpy as np
 
@@ -80,18 +82,20 @@ def obfuscate_masked(image, alpha, method, seed, strength):
 
 
 def nearest_component_labels(mask):
-    """(count, labels): the connected components of ``mask`` numbered 1..count, and for every
-    pixel the label of the nearest component (so a feathered edge belongs to its component)."""
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    """(labels, boxes): for every pixel the number (1..n) of the connected component of
+    ``mask`` nearest to it (so a feathered edge belongs to its component), and each
+    component's bounding box (x0, y0, x1, y1), end-exclusive."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    boxes = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:]]
     if count <= 2:  # one component (or none): it is the nearest everywhere
-        return count - 1, np.full(mask.shape, count - 1, np.int32)
+        return np.full(mask.shape, count - 1, np.int32), boxes
     # Distance transform of the background, labelled by the nearest mask pixel's component.
     _, nearest_pixel = cv2.distanceTransformWithLabels(
         (~mask).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
     )
     # DIST_LABEL_PIXEL numbers each zero (mask) pixel in scan order; map those numbers to components.
     component_of_pixel = np.concatenate([[0], labels[mask]])
-    return count - 1, component_of_pixel[nearest_pixel].astype(np.int32)
+    return component_of_pixel[nearest_pixel].astype(np.int32), boxes
 
 
 def component_strength(method, face_width, params):
@@ -118,19 +122,23 @@ def obfuscate_components(image, cleaned, alpha, params, seed):
     method = params["method"]
     if method not in ("random_mosaic", "pixelate", "blur"):
         return obfuscate_masked(image, alpha, method, seed, params["noise_sigma"])
-    count, labels = nearest_component_labels(cleaned)
-    if count == 0:
+    labels, boxes = nearest_component_labels(cleaned)
+    if not boxes:
         return image.copy(), {"note": "empty mask: nothing hidden"}
     rng = np.random.default_rng(seed)
     height, width = image.shape[:2]
+    reach_margin = math.ceil(3 * params["feather_sigma"]) + 1  # how far the feathered alpha reaches
     processed, used = image.copy(), []
-    for label in range(1, count + 1):
-        owned = labels == label
-        core = bounding_region(cleaned & owned)
-        reach = bounding_region(owned & (alpha > 0))
+    for label, core in enumerate(boxes, start=1):
+        # Everything below looks at a window around the component only: cost follows its size.
+        wx0, wy0 = max(0, core[0] - reach_margin), max(0, core[1] - reach_margin)
+        wx1, wy1 = min(width, core[2] + reach_margin), min(height, core[3] + reach_margin)
+        owned = labels[wy0:wy1, wx0:wx1] == label
+        rx0, ry0, rx1, ry1 = bounding_region(owned & (alpha[wy0:wy1, wx0:wx1] > 0))
+        reach = (rx0 + wx0, ry0 + wy0, rx1 + wx0, ry1 + wy0)
         face_width = strengths.region_face_width(core, params["strength"]["face_per_person"])
         argument, logged = component_strength(method, face_width, params)
-        # Work on a crop around the component: the methods read at most this far outside their region.
+        # The methods read at most this far outside their region (random mosaic: its source offsets).
         pad = {"random_mosaic": 2 * argument[1] if method == "random_mosaic" else 0, "pixelate": 0,
                "blur": argument[0] // 2 if method == "blur" else 0}[method]
         cx0, cy0 = max(0, reach[0] - pad), max(0, reach[1] - pad)
@@ -144,7 +152,9 @@ def obfuscate_components(image, cleaned, alpha, params, seed):
             part = pixelate_mean(crop, local, argument)
         else:
             part = gaussian_blur(crop, local, argument[1], argument[0])
-        inside = owned[cy0:cy1, cx0:cx1]
+        inside = np.zeros(crop.shape[:2], bool)
+        inside[ry0 + wy0 - cy0 : ry1 + wy0 - cy0, rx0 + wx0 - cx0 : rx1 + wx0 - cx0] = (
+            owned[ry0:ry1, rx0:rx1])
         processed[cy0:cy1, cx0:cx1][inside] = part[inside]
         used.append({"component_box": list(core), "face_width": round(face_width, 2), **logged})
     weight = alpha[:, :, None]
