@@ -207,7 +207,14 @@ def test_mosaic_of_a_single_channel_image_equals_the_block_loop():
                                       _reference_mosaic_top_left(image, (3, 2, 17, 23), block))
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.bool_, np.float32, np.float64])
+def test_pixelate_takes_integer_colour_images_only():
+    with pytest.raises(ValueError, match="H x W x C integer image"):
+        pixelate_mean(np.zeros((4, 4, 3), np.float32), (0, 0, 4, 4), 2)
+    with pytest.raises(ValueError, match="H x W x C integer image"):
+        pixelate_mean(np.zeros((4, 4), np.uint8), (0, 0, 4, 4), 2)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.bool_])
 def test_pixelate_equals_the_block_loop(dtype):
     count = 400 if dtype == np.uint8 else 40
     for rng, height, width, region in _cases(3, count):

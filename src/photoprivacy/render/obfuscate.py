@@ -61,28 +61,14 @@ def _exact_block_sums(image, block):
     return largest * block * block < 2**53
 
 
-def _pixelate_mean_loop(image, region, block):
-    """pixelate_mean block by block: for images the whole-array path does not cover
-    (float dtypes, whose mean depends on summation order; not H x W x C)."""
-    out = image.copy()
-    x0, y0, x1, y1 = region
-    for top in range(y0, y1, block):
-        for left in range(x0, x1, block):
-            cell = image[top : min(top + block, y1), left : min(left + block, x1)]
-            out[top : min(top + block, y1), left : min(left + block, x1)] = np.rint(
-                cell.reshape(-1, cell.shape[-1]).mean(axis=0)
-            ).astype(image.dtype)
-    return out
-
-
 def pixelate_mean(image, region, block=9):
     """Block-average pixelation: blocks of ``block`` px aligned to the region's top-left
     corner, each filled with its per-channel mean colour, rounded half to even
     (``np.rint``); partial blocks at the region's right and bottom edges average only
-    their own pixels."""
+    their own pixels. Images are H x W x C of an integer (or bool) type: photos here are uint8."""
     x0, y0, x1, y1 = region
     if image.ndim != 3 or not _exact_block_sums(image, block):
-        return _pixelate_mean_loop(image, region, block)
+        raise ValueError(f"pixelate_mean takes an H x W x C integer image, got shape {image.shape} {image.dtype}")
     out = image.copy()
     if x1 <= x0 or y1 <= y0:
         return out
