@@ -1,5 +1,7 @@
 """Scene relevance: Chefer et al.'s rule against a hand-written ViT pass, map scaling, preprocessing."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -173,3 +175,19 @@ def test_preprocess_shape_and_extremes():
 def test_preprocess_rejects_non_rgb():
     with pytest.raises(ValueError):
         preprocess_scene(np.zeros((10, 10), dtype=np.uint8))
+
+
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+PLACES = [("cpu", torch.float32), ("cpu", torch.float64), pytest.param("cuda", torch.float32, marks=GPU)]
+
+
+@pytest.mark.parametrize(("device", "dtype"), PLACES)
+def test_relevance_on_the_model_device_from_cpu_pixels(tiny_vit, pixel_values, device, dtype):
+    # The scene stage hands float32 CPU pixel values to a model that may live elsewhere
+    # (on CUDA this failed: "Input type (torch.FloatTensor) and weight type (torch.cuda.FloatTensor)").
+    reference, index, logits = relevance_grid(tiny_vit, pixel_values)
+    model = copy.deepcopy(tiny_vit).to(device, dtype)
+    grid, moved_index, moved_logits = relevance_grid(model, pixel_values.cpu())
+    assert moved_index == index
+    np.testing.assert_allclose(grid, reference, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(moved_logits, logits, rtol=1e-3, atol=1e-4)

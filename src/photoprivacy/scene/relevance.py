@@ -129,7 +129,9 @@ def relevance_grid(model, pixel_values, class_index=None):
             module.fused_attn = False
         model.eval()
         with torch.enable_grad():
-            inputs = pixel_values.detach().clone().requires_grad_(True)
+            # On the model's device and dtype: the stage hands over CPU tensors (a CUDA model failed).
+            parameter = next(model.parameters())
+            inputs = pixel_values.detach().to(parameter.device, parameter.dtype).clone().requires_grad_(True)
             logits, attentions = _forward_capturing_attention(model, inputs, attention_modules)
             if class_index is None:
                 class_index = int(logits[0].argmax())
