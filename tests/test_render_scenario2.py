@@ -178,3 +178,14 @@ def test_minor_strength_grows_with_the_box_and_original_mode_keeps_9_px():
     original = dict(PARAMS, strength=dict(PARAMS["strength"], mode="original"))
     _, [fixed], _ = render_scenario2(image, persons, faces, np.zeros((0, 32, 32, 3), np.uint8), original)
     assert fixed["parameters"] == {"block_size": 9}
+
+
+def test_a_head_region_never_covers_another_majors_new_face():
+    image = gradient_image(100, 100)
+    persons, faces = records([person(0, [0, 0, 60, 100], "major"), person(1, [40, 0, 100, 100], "major")],
+                             [{"face": 0, "person": 1, "box_xyxy": [45, 10, 75, 40], "score": 0.9}])
+    params = dict(PARAMS, face=dict(PARAMS["face"], blend="hard", colour_match=False))
+    out, regions, _ = render_scenario2(image, persons, faces, np.full((1, 32, 32, 3), 200, np.uint8), params)
+    assert [r["kind"] for r in regions] == ["head", "face"]
+    assert regions[0]["region"] == [0, 0, 60, 60]  # overlaps the face box [45, 10, 75, 40]
+    assert (out[10:40, 45:75] == 200).all()  # the generated face, not a mosaic of it

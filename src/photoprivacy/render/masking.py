@@ -63,22 +63,40 @@ def obfuscate_masked(image, alpha, method, seed, strength):
     region = bounding_region(alpha)
     if region is None:
         return image.copy(), {"note": "empty mask: nothing hidden"}
-    rng = np.random.default_rng(seed)
+    processed, params = apply_method(image, region, method, np.random.default_rng(seed), strength)
+    return blend_through(alpha, processed, image), dict(params, seed=seed)
+
+
+def apply_method(image, region, method, rng, strength):
+    """One of ``MASK_METHODS`` over ``region`` (``strength`` as in ``obfuscate_masked``);
+    returns (image, parameters used)."""
     if method == "random_mosaic":
         processed, half = random_offset_mosaic(image, region, rng, tuple(strength))
-        params = {"half_sizes": list(strength), "half_size": half}
-    elif method == "pixelate":
-        processed, params = pixelate_mean(image, region, int(strength)), {"block_size": int(strength)}
-    elif method == "blur":
+        return processed, {"half_sizes": list(strength), "half_size": half}
+    if method == "pixelate":
+        return pixelate_mean(image, region, int(strength)), {"block_size": int(strength)}
+    if method == "blur":
         kernel, sigma = strength
-        processed, params = gaussian_blur(image, region, sigma, kernel), {"kernel": kernel, "sigma": sigma}
-    elif method == "noise":
-        processed, params = gaussian_noise(image, region, rng, float(strength)), {"sigma": float(strength)}
-    else:
-        raise ValueError(f"unknown mask method '{method}' (expected one of {MASK_METHODS})")
+        return gaussian_blur(image, region, sigma, kernel), {"kernel": kernel, "sigma": sigma}
+    if method == "noise":
+        return gaussian_noise(image, region, rng, float(strength)), {"sigma": float(strength)}
+    raise ValueError(f"unknown mask method '{method}' (expected one of {MASK_METHODS})")
+
+
+def reach_outside(method, strength):
+    """How far outside its region a method reads pixels: the random mosaic's source
+    offsets, the blur's half kernel; pixelation reads only its region."""
+    if method == "random_mosaic":
+        return 2 * strength[1]
+    if method == "blur":
+        return strength[0] // 2
+    return 0
+
+
+def blend_through(alpha, processed, image):
+    """``processed`` where ``alpha`` is 1, ``image`` where it is 0, rounded in between."""
     weight = alpha[:, :, None]
-    blended = np.rint(weight * processed + (1.0 - weight) * image)
-    return np.clip(blended, 0, 255).astype(image.dtype), dict(params, seed=seed)
+    return np.clip(np.rint(weight * processed + (1.0 - weight) * image), 0, 255).astype(image.dtype)
 
 
 def nearest_component_labels(mask):
@@ -99,17 +117,14 @@ def nearest_component_labels(mask):
 
 
 def component_strength(method, face_width, params):
-    """(method argument, parameters for the log) of one component under relative strength."""
+    """The strength argument of ``apply_method`` for one component under relative strength."""
     settings = params["strength"]
     if method == "random_mosaic":
-        halves = strengths.mosaic_half_sizes(face_width, tuple(params["mosaic_half_sizes"]), settings)
-        return halves, {"half_sizes": list(halves)}
+        return strengths.mosaic_half_sizes(face_width, tuple(params["mosaic_half_sizes"]), settings)
     if method == "pixelate":
-        block = strengths.block_size(face_width, params["block_size"], settings)
-        return block, {"block_size": block}
+        return strengths.block_size(face_width, params["block_size"], settings)
     sigma = strengths.blur_sigma(face_width, params["blur_sigma"], settings)
-    kernel = strengths.blur_kernel(sigma, params["blur_kernel"], params["blur_sigma"])
-    return (kernel, sigma), {"kernel": kernel, "sigma": sigma}
+    return strengths.blur_kernel(sigma, params["blur_kernel"], params["blur_sigma"]), sigma
 
 
 def obfuscate_components(image, cleaned, alpha, params, seed):
@@ -137,26 +152,16 @@ def obfuscate_components(image, cleaned, alpha, params, seed):
         rx0, ry0, rx1, ry1 = bounding_region(owned & (alpha[wy0:wy1, wx0:wx1] > 0))
         reach = (rx0 + wx0, ry0 + wy0, rx1 + wx0, ry1 + wy0)
         face_width = strengths.region_face_width(core, params["strength"]["face_per_person"])
-        argument, logged = component_strength(method, face_width, params)
-        # The methods read at most this far outside their region (random mosaic: its source offsets).
-        pad = {"random_mosaic": 2 * argument[1] if method == "random_mosaic" else 0, "pixelate": 0,
-               "blur": argument[0] // 2 if method == "blur" else 0}[method]
+        argument = component_strength(method, face_width, params)
+        pad = reach_outside(method, argument)
         cx0, cy0 = max(0, reach[0] - pad), max(0, reach[1] - pad)
         cx1, cy1 = min(width, reach[2] + pad), min(height, reach[3] + pad)
         crop = image[cy0:cy1, cx0:cx1]
         local = (reach[0] - cx0, reach[1] - cy0, reach[2] - cx0, reach[3] - cy0)
-        if method == "random_mosaic":
-            part, half = random_offset_mosaic(crop, local, rng, argument)
-            logged["half_size"] = half
-        elif method == "pixelate":
-            part = pixelate_mean(crop, local, argument)
-        else:
-            part = gaussian_blur(crop, local, argument[1], argument[0])
+        part, logged = apply_method(crop, local, method, rng, argument)
         inside = np.zeros(crop.shape[:2], bool)
         inside[ry0 + wy0 - cy0 : ry1 + wy0 - cy0, rx0 + wx0 - cx0 : rx1 + wx0 - cx0] = (
             owned[ry0:ry1, rx0:rx1])
         processed[cy0:cy1, cx0:cx1][inside] = part[inside]
         used.append({"component_box": list(core), "face_width": round(face_width, 2), **logged})
-    weight = alpha[:, :, None]
-    blended = np.rint(weight * processed + (1.0 - weight) * image)
-    return np.clip(blended, 0, 255).astype(image.dtype), {"strength": "relative", "components": used, "seed": seed}
+    return blend_through(alpha, processed, image), {"strength": "relative", "components": used, "seed": seed}

@@ -63,8 +63,9 @@ def render_scenario2(image, persons, faces, fakes, params):
         else:
             out, entry["parameters"] = obfuscate_person_region(out, region, params)
         regions.append(entry)
-    out = _replace_faces(out, faces, fakes, by_person, params, regions, warnings)
+    # Heads before faces, like minors: a head region never covers another major's new face.
     out = _protect_heads_without_faces(out, persons, faces, params, regions)
+    out = _replace_faces(out, faces, fakes, by_person, params, regions, warnings)
     return out, regions, warnings
 
 
