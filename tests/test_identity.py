@@ -211,3 +211,15 @@ def test_a_donor_of_another_person_leaves_no_match(recogniser, shared_photos, tm
     result = identity_check(recogniser, coco, replaced, [man])
     print(f"coco01's man replaced by the astronaut ({blend}): {result['distances']}")
     assert result["faces_checked"] == 1 and result["identity_kept"] == 0
+
+
+def test_one_recogniser_over_a_sequence_gives_what_fresh_ones_give(recogniser, shared_photos):
+    # Photos of different sizes in a row: 1x, 2x and a crop; the reused models keep no state.
+    photos = [load(shared_photos, name) for name in ("coco01.jpg", "astronaut.png")]
+    photos += [upscale(photos[0], 2), np.ascontiguousarray(photos[1][40:, 100:])]
+    boxes = [face_boxes(photo)[:2] for photo in photos]
+    reused = [recogniser.descriptors(photo, found) for photo, found in zip(photos, boxes, strict=True)]
+    fresh = [FaceRecogniser().descriptors(photo, found) for photo, found in zip(photos, boxes, strict=True)]
+    assert all(len(found) for found in boxes)
+    for a, b in zip(reused, fresh, strict=True):
+        np.testing.assert_array_equal(a, b)
