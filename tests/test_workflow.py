@@ -198,6 +198,26 @@ def test_changing_the_mosaic_block_size_reruns_only_rendering(project):
         *AGGREGATES, "figure_panel"}
 
 
+def test_changing_the_strength_reruns_both_renderings_and_their_evaluation_only(project):
+    write_config(project, "strength.yaml", render={"strength": {"blocks_per_face": 4}})
+    jobs = planned_jobs(project, "--configfile", "strength.yaml")
+    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
+    rerun = {"render_scenario1", "render_scenario2", "evaluate_scenario1", "evaluate_scenario2"}
+    assert jobs_per_stage(jobs) == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+
+
+def test_changing_the_face_detection_size_reruns_scenario2_from_faces(project):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    write_config(project, "faces.yaml")
+    changed = yaml.safe_load((project / "faces.yaml").read_text())
+    changed["faces"]["max_side"] = config["faces"]["max_side"] // 2
+    (project / "faces.yaml").write_text(yaml.safe_dump(changed))
+    jobs = jobs_per_stage(planned_jobs(project, "--configfile", "faces.yaml"))
+    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
+    rerun = {"faces", "fakes", "render_scenario2", "evaluate_scenario2"}
+    assert jobs == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+
+
 def test_switching_scenario1_method_and_components_reruns_only_its_rendering(project):
     write_config(project, "noise.yaml", render={"scenario1": {"method": "noise", "components": ["persons", "w2"]}})
     jobs = planned_jobs(project, "--configfile", "noise.yaml")
