@@ -13,6 +13,7 @@ report: "report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/images.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/caption.smk"
 include: "workflow/rules/language.smk"

@@ -10,6 +10,7 @@ import torch
 from photoprivacy.caption.models import load_captioner
 from photoprivacy.caption.stage import run_caption_shard
 from photoprivacy.joblog import log_to_file
+from photoprivacy.shard_index import write_shard_index
 
 log = log_to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -20,3 +21,4 @@ log.info("captioner %s on %s", stage["model"], captioner.device)
 stats = run_caption_shard(snakemake.params.images, captioner, stage, execution["batch_size"],
                           snakemake.params.max_image_pixels)
 log.info("shard done: %s", stats)
+write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())

@@ -11,6 +11,7 @@ from photoprivacy.detection.annotations import AnnotationDetector
 from photoprivacy.detection.detr import DetrDetector
 from photoprivacy.detection.stage import run_detect_shard
 from photoprivacy.joblog import log_to_file
+from photoprivacy.shard_index import write_shard_index
 
 log = log_to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -38,3 +39,4 @@ stats = run_detect_shard(
     max_pixels=snakemake.params.max_image_pixels,
 )
 log.info("shard done: %s", stats)
+write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())

@@ -3,9 +3,11 @@
 from photoprivacy.faces.detectors import make_face_detector
 from photoprivacy.faces.stage import run_faces_shard
 from photoprivacy.joblog import log_to_file
+from photoprivacy.shard_index import write_shard_index
 
 log = log_to_file(snakemake.log[0])
 stage = snakemake.params.stage
 detector = make_face_detector(stage["detector"], stage.get("threshold"), stage.get("haar_growth"), stage["max_side"])
 counts = run_faces_shard(snakemake.params.images, detector, stage, snakemake.params.max_image_pixels)
 log.info("shard done: %s", counts)
+write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())

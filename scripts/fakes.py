@@ -8,6 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # generation reads local files onl
 from photoprivacy.faces.generators import make_face_generator
 from photoprivacy.faces.stage import run_fakes_shard
 from photoprivacy.joblog import log_to_file
+from photoprivacy.shard_index import write_shard_index
 
 log = log_to_file(snakemake.log[0])
 stage = snakemake.params.stage
@@ -31,3 +32,4 @@ def load_generator():
 
 counts = run_fakes_shard(snakemake.params.images, load_generator, stage["seed"])
 log.info("shard done (generator %s): %s", stage["generator"], counts)
+write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())

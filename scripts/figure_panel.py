@@ -4,7 +4,7 @@ from photoprivacy.figures.panels import write_image_panel
 from photoprivacy.joblog import log_to_file
 
 log = log_to_file(snakemake.log[0])
-paths = {key: str(value) for key, value in snakemake.input.items()}
+paths = {"image": snakemake.input.image, **snakemake.params.files}
 title = f"{snakemake.wildcards.image_id} (variant {snakemake.params.variant})"
 write_image_panel(paths, snakemake.output.png, snakemake.output.pdf, title)
 log.info("panel written")

@@ -7,6 +7,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are local files
 
 from photoprivacy.joblog import log_to_file
 from photoprivacy.language.stage import run_language_shard
+from photoprivacy.shard_index import write_shard_index
 
 log = log_to_file(snakemake.log[0])
 stage = snakemake.params.stage
@@ -32,3 +33,4 @@ else:
 
 counts = run_language_shard(snakemake.params.images, analyse, stage)
 log.info("shard done (%s): %s", stage["method"], counts)
+write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())

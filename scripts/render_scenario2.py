@@ -2,8 +2,10 @@
 
 from photoprivacy.joblog import log_to_file
 from photoprivacy.render.scenario2 import run_render_shard
+from photoprivacy.shard_index import write_shard_index
 
 log = log_to_file(snakemake.log[0])
 stage = snakemake.params.stage
 counts = run_render_shard(snakemake.params.images, stage, stage["max_image_pixels"])
 log.info("shard done: %s", counts)
+write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import torch
 
+from photoprivacy.devices import pick_device
 from photoprivacy.joblog import log_to_file
 from photoprivacy.models.store import model_summary, verify_manifest
 from photoprivacy.scene.classifier import load_scene_classifier
-from photoprivacy.devices import pick_device
 from photoprivacy.scene.stage import run_scene_shard
+from photoprivacy.shard_index import write_shard_index
 
 log = log_to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -18,3 +19,4 @@ model, labels = load_scene_classifier(model_dir, device=pick_device(snakemake.co
 counts = run_scene_shard(snakemake.params.images, model, labels, snakemake.params.stage, model_info,
                          snakemake.params.max_image_pixels)
 log.info("shard done: %s", counts)
+write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())

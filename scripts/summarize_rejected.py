@@ -1,8 +1,10 @@
 """Rule summarize_rejected: one TSV row per image the run could not use."""
 
 from photoprivacy.joblog import log_to_file
+from photoprivacy.shard_index import read_shard_index
 from photoprivacy.summary import write_rejected_tsv
 
 log = log_to_file(snakemake.log[0])
-count = write_rejected_tsv(snakemake.input.detections, snakemake.output.rejected)
-log.info("%d of %d images rejected", count, len(snakemake.input.detections))
+detections = [row["json"] for index in snakemake.input.detections for row in read_shard_index(index)]
+count = write_rejected_tsv(detections, snakemake.output.rejected)
+log.info("%d of %d images rejected", count, len(detections))

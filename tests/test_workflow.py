@@ -15,6 +15,7 @@ import yaml
 from PIL import Image
 
 from photoprivacy.artifacts import load_schema, read_json, validate_npz
+from photoprivacy.shard_index import read_shard_index
 
 from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator
 
@@ -157,7 +158,7 @@ def test_unchanged_run_has_nothing_to_do(project):
     assert planned_jobs(project) == {}
 
 
-SHARDED_STAGES = ("detect", "persons", "faces", "fakes", "render_scenario2", "caption", "language",
+SHARDED_STAGES = ("images", "detect", "persons", "faces", "fakes", "render_scenario2", "caption", "language",
                   "relations", "scene", "masks", "render_scenario1", "evaluate_scenario1", "evaluate_scenario2")
 AFTER_DETECTION = {"persons", "faces", "fakes", "render_scenario2", "relations", "masks", "render_scenario1",
                    "evaluate_scenario1", "evaluate_scenario2"}
@@ -279,6 +280,53 @@ def test_one_artifact_can_be_asked_for_by_name(project):
     assert len(jobs) == 1 and next(iter(jobs)).startswith("detect_")  # nothing downstream is asked for
     snakemake(project, "results/detect/generated__gray.json")
     assert target.is_file()
+
+
+def shard_of(project, image_id):
+    """The shard whose detection index lists ``image_id``."""
+    for index in (project / "results" / "shards" / "detect").glob("*.tsv"):
+        if any(row["image_id"] == image_id for row in read_shard_index(index)):
+            return index.stem
+    raise AssertionError(f"{image_id} is in no shard index")
+
+
+def test_shard_indexes_list_every_image_file(project):
+    shards = project / "results" / "shards"
+    rows = [row for index in sorted((shards / "detect").glob("*.tsv")) for row in read_shard_index(index)]
+    assert sorted(row["image_id"] for row in rows) == image_ids(project)
+    assert all(row["json"] == f"results/detect/{row['image_id']}.json" for row in rows)
+    renders = [row for index in (shards / "render_scenario2" / "default").glob("*.tsv")
+               for row in read_shard_index(index)]
+    assert sorted(row["png"] for row in renders) == sorted(
+        f"results/final/default/scenario2/{image_id}.png" for image_id in image_ids(project))
+
+
+def test_a_shard_job_declares_its_index_not_its_per_image_files(project):
+    shard = shard_of(project, "generated__gray")
+    out = snakemake(project, "-n", "--forcerun", f"detect_{shard}", "--until", f"detect_{shard}").stdout
+    job = out.split(f"rule detect_{shard}:")[1].split("\n\n")[0]
+    assert f"output: results/shards/detect/{shard}.tsv\n" in job and "results/detect/" not in job
+
+
+def test_a_deleted_per_image_file_is_made_again_with_its_shard(project):
+    target = project / "results" / "final" / "default" / "scenario1" / "generated__gray.png"
+    target.unlink()
+    shard = shard_of(project, "generated__gray")
+    jobs = planned_jobs(project)
+    assert jobs == {f"render_scenario1_{shard}": 1, f"evaluate_scenario1_{shard}": 1, **dict.fromkeys(AGGREGATES, 1)}
+    snakemake(project)
+    assert target.is_file() and planned_jobs(project) == {}
+
+
+def test_an_existing_artifact_asked_for_by_name_is_checked_like_its_shard(project):
+    target = "results/persons/generated__gray.json"
+    assert planned_jobs(project, target) == {}
+    write_config(project, "scoring.yaml")
+    config = yaml.safe_load((project / "scoring.yaml").read_text())
+    config["persons"]["rule"] = "notebook"
+    (project / "scoring.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(project, "--configfile", "scoring.yaml", target) == {
+        f"persons_{shard_of(project, 'generated__gray')}": 1}
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,10 @@ for shard in SHARDS:
         name:
             f"caption_{shard}"
         input:
-            images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
+            images=shard_index("images", shard),
             model=model_manifest(captioner_family()),
         output:
-            json=shard_outputs(shard, CAPTION_OUTPUTS["json"]),
-            npz=shard_outputs(shard, CAPTION_OUTPUTS["npz"]),
+            **shard_job_outputs(shard_index("caption", shard), shard, CAPTION_OUTPUTS),
         log:
             f"results/logs/caption/{shard}.log",
         benchmark:

@@ -1,6 +1,9 @@
 # Shared vocabulary of the workflow: config validation, the image table,
 # shards, model locations and stage parameters. Helpers only, no rules.
+import functools
+import os
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -8,6 +11,7 @@ from snakemake.utils import validate
 
 from photoprivacy import samples, sweeps
 from photoprivacy.errors import ConfigError
+from photoprivacy.shard_index import write_shard_index
 from photoprivacy.stages import STAGE_VERSIONS
 
 
@@ -56,28 +60,87 @@ wildcard_constraints:
     size="tiny|full",
 
 
-def image_relpath(image_id):
-    """Path of an image as the user knows it (relative to the input folder when there is one)."""
-    path = Path(IMAGES[image_id])
+def image_relpaths():
+    """Path of each image as the user knows it (relative to the input folder when there is one)."""
     if config["input"]["sample_sheet"]:
-        return path.as_posix()
-    return path.relative_to(config["input"]["images"]).as_posix()
+        return {image_id: Path(path).as_posix() for image_id, path in IMAGES.items()}
+    folder = str(Path(config["input"]["images"])) + os.sep  # images were found below it
+    return {image_id: str(path).removeprefix(folder) for image_id, path in IMAGES.items()}
+
+
+# What every shard job knows of each of its images, computed once per image.
+IMAGE_ITEMS = {
+    image_id: {"id": image_id, "path": str(IMAGES[image_id]), "relpath": relpath, "source": relpath}
+    for image_id, relpath in image_relpaths().items()
+}
 
 
 def shard_items(shard, files):
     """What a shard job processes: one dict per image with its source and its
     input and output files (``files`` maps a key to a pattern with {image_id})."""
-    items = []
-    for image_id in SHARDS[shard]:
-        item = {"id": image_id, "path": str(IMAGES[image_id]), "relpath": image_relpath(image_id)}
-        item["source"] = item["relpath"]
-        item.update({key: pattern.format(image_id=image_id) for key, pattern in files.items()})
-        items.append(item)
-    return items
+    return [
+        {**IMAGE_ITEMS[image_id], **{key: pattern.format(image_id=image_id) for key, pattern in files.items()}}
+        for image_id in SHARDS[shard]
+    ]
 
 
-def shard_outputs(shard, pattern):
-    return expand(pattern, image_id=SHARDS[shard])
+# ---------------------------------------------------------------- shard indexes
+# A shard job declares one output, its index (results/shards/...: one row per
+# image with the files it wrote), and later stages depend on indexes. Per-image
+# files stay the product, but declaring each of them made Snakemake spend about
+# 0.5 ms per file in planning (17 files per photo). A per-image file is declared
+# only where Snakemake must see it: missing although its shard's index exists
+# (deleted by hand: made again), or named on the command line (built on demand).
+SHARD_OF = {image_id: shard for shard, ids in SHARDS.items() for image_id in ids}
+
+
+def shard_index(stage, shard, variant=None):
+    """Index of a shard job: results/shards/<stage>/[<variant>/]<shard>.tsv."""
+    if variant:
+        return f"results/shards/{stage}/{variant}/{shard}.tsv"
+    return f"results/shards/{stage}/{shard}.tsv"
+
+
+def requested_files():
+    """Files named on Snakemake's command line (the Snakefile is read before Snakemake
+    hands its targets to the workflow, so they are parsed here from the arguments)."""
+    from snakemake.cli import get_argument_parser
+
+    try:
+        arguments, _ = get_argument_parser().parse_known_args(sys.argv[1:])
+    except SystemExit:  # not Snakemake's command line (Snakemake used as a library)
+        return set()
+    return {os.path.normpath(target) for target in arguments.targets or []}
+
+
+REQUESTED = requested_files()
+
+
+@functools.cache
+def folder_listing(folder):
+    try:
+        return frozenset(os.listdir(folder))
+    except FileNotFoundError:
+        return frozenset()
+
+
+def shard_job_outputs(index, shard, patterns):
+    """Declared outputs of a shard job: ``index``, then, per key of ``patterns`` (per-image
+    paths with {image_id}), the files that are missing from a finished shard or requested."""
+    finished = os.path.exists(index)
+    outputs = {"index": index}
+    for key, pattern in patterns.items():
+        outputs[key] = []
+        if not finished and not REQUESTED:
+            continue
+        folder, name = os.path.split(pattern)
+        present = folder_listing(folder) if finished else frozenset()
+        for image_id in SHARDS[shard]:
+            filename = name.format(image_id=image_id)
+            path = f"{folder}/{filename}"
+            if (finished and filename not in present) or path in REQUESTED:
+                outputs[key].append(path)
+    return outputs
 
 
 def model_dir(family):
@@ -290,6 +353,31 @@ def figure_panel_ids():
     return panels
 
 
+def panel_files(wildcards):
+    """The per-image files a figure panel shows (the base variant's)."""
+    patterns = {
+        "detect_json": DETECT_OUTPUTS["json"],
+        "persons_json": PERSONS_OUTPUT,
+        "caption_json": CAPTION_OUTPUTS["json"],
+        "caption_npz": CAPTION_OUTPUTS["npz"],
+        "language_json": LANGUAGE_OUTPUT,
+        "scene_json": SCENE_OUTPUTS["json"],
+        "scene_npz": SCENE_OUTPUTS["npz"],
+        "masks_npz": MASKS_OUTPUTS["npz"],
+        "scenario1_png": final_output("scenario1", "png"),
+        "scenario2_png": final_output("scenario2", "png"),
+    }
+    return {key: pattern.format(image_id=wildcards.image_id) for key, pattern in patterns.items()}
+
+
+def panel_indexes(wildcards):
+    """The base variant's shard jobs that write the files of the panel's image."""
+    shard = SHARD_OF[wildcards.image_id]
+    stages = ("detect", "persons", "caption", "language", "scene", "masks")
+    renders = [shard_index(f"render_{scenario}", shard, BASE_VARIANT) for scenario in ("scenario1", "scenario2")]
+    return [*(shard_index(stage, shard) for stage in stages), *renders]
+
+
 SWEEP_FIGURE = "results/figures/sweep/privacy_utility.{ext}"
 
 
@@ -341,15 +429,14 @@ def final_output(scenario, kind, variant=BASE_VARIANT):
 
 
 def protected_outputs():
-    ids = sorted(IMAGES)
-    finals = [
-        path
+    """The indexes of the shard jobs that write every variant's protected photos."""
+    indexes = [
+        shard_index(f"render_{scenario}", shard, variant)
         for variant in VARIANTS
         for scenario in ("scenario1", "scenario2")
-        for kind in ("png", "decisions")
-        for path in expand(final_output(scenario, kind, variant), image_id=ids)
+        for shard in SHARDS
     ]
-    return [*finals, "results/summary/rejected.tsv"]
+    return [*indexes, "results/summary/rejected.tsv"]
 
 
 def get_final_outputs():

@@ -1,6 +1,6 @@
 # Detection: one job per shard of images; each job loads DETR once and runs
-# its images in padded batches. Per-image outputs are declared, so
-# `snakemake results/detect/<id>.json` works and later stages can depend on them.
+# its images in padded batches. Its declared output is the shard's index (see
+# common.smk); `snakemake results/detect/<id>.json` still builds one image's files.
 
 DETECT_OUTPUTS = {
     "json": "results/detect/{image_id}.json",
@@ -13,11 +13,10 @@ for shard in SHARDS:
         name:
             f"detect_{shard}"
         input:
-            images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
+            images=shard_index("images", shard),
             model=detect_model_input(),
         output:
-            json=shard_outputs(shard, DETECT_OUTPUTS["json"]),
-            npz=shard_outputs(shard, DETECT_OUTPUTS["npz"]),
+            **shard_job_outputs(shard_index("detect", shard), shard, DETECT_OUTPUTS),
         log:
             f"results/logs/detect/{shard}.log",
         benchmark:

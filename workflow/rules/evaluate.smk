@@ -12,13 +12,13 @@ for variant, cfg in VARIANTS.items():
                 name:
                     rule_name(f"evaluate_{scenario}", shard, variant)
                 input:
-                    images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
-                    detections=shard_outputs(shard, DETECT_OUTPUTS["json"]),
-                    captions=shard_outputs(shard, CAPTION_OUTPUTS["json"]),
-                    language=shard_outputs(shard, LANGUAGE_OUTPUT),
-                    protected=shard_outputs(shard, final_output(scenario, "png", variant)),
-                    decisions=shard_outputs(shard, final_output(scenario, "decisions", variant)),
-                    masks=shard_outputs(shard, masks_npz) if scenario == "scenario1" else [],
+                    detections=shard_index("detect", shard),
+                    captions=shard_index("caption", shard),
+                    language=shard_index("language", shard),
+                    protected=shard_index(f"render_{scenario}", shard, variant),
+                    masks=scoped(shard_index("masks", shard), STAGE_GROUPS["masks"][variant])
+                    if scenario == "scenario1"
+                    else [],
                     **evaluate_model_inputs(),
                 output:
                     table=metrics_shard_table(variant, scenario, shard),

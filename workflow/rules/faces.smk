@@ -15,10 +15,9 @@ for group in stage_groups("faces"):
             name:
                 rule_name("faces", shard, group)
             input:
-                images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
-                persons=shard_outputs(shard, persons_pattern),
+                persons=scoped(shard_index("persons", shard), STAGE_GROUPS["persons"][group]),
             output:
-                json=shard_outputs(shard, output_pattern),
+                **shard_job_outputs(scoped(shard_index("faces", shard), group), shard, {"json": output_pattern}),
             log:
                 scoped(f"results/logs/faces/{shard}.log", group),
             benchmark:
@@ -43,10 +42,10 @@ for group in stage_groups("fakes"):
             name:
                 rule_name("fakes", shard, group)
             input:
-                faces=shard_outputs(shard, faces_pattern),
+                faces=scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][group]),
                 model=fakes_model_input(VARIANTS[group]),
             output:
-                npz=shard_outputs(shard, output_pattern),
+                **shard_job_outputs(scoped(shard_index("fakes", shard), group), shard, {"npz": output_pattern}),
             log:
                 scoped(f"results/logs/fakes/{shard}.log", group),
             benchmark:

@@ -6,16 +6,7 @@
 rule figure_panel:
     input:
         image=lambda wildcards: str(IMAGES[wildcards.image_id]),
-        detect_json=DETECT_OUTPUTS["json"],
-        persons_json=PERSONS_OUTPUT,
-        caption_json=CAPTION_OUTPUTS["json"],
-        caption_npz=CAPTION_OUTPUTS["npz"],
-        language_json=LANGUAGE_OUTPUT,
-        scene_json=SCENE_OUTPUTS["json"],
-        scene_npz=SCENE_OUTPUTS["npz"],
-        masks_npz=MASKS_OUTPUTS["npz"],
-        scenario1_png=final_output("scenario1", "png"),
-        scenario2_png=final_output("scenario2", "png"),
+        indexes=panel_indexes,
     output:
         png=report(
             "results/figures/panels/{image_id}.png",
@@ -31,6 +22,7 @@ rule figure_panel:
     params:
         version=STAGE_VERSIONS["figures"],
         variant=BASE_VARIANT,
+        files=panel_files,
     conda:
         "../../envs/models.yaml"
     script:

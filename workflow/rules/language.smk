@@ -10,10 +10,10 @@ for shard in SHARDS:
         name:
             f"language_{shard}"
         input:
-            captions=shard_outputs(shard, CAPTION_OUTPUTS["json"]),
+            captions=shard_index("caption", shard),
             model=language_model_input(),
         output:
-            json=shard_outputs(shard, LANGUAGE_OUTPUT),
+            **shard_job_outputs(shard_index("language", shard), shard, {"json": LANGUAGE_OUTPUT}),
         log:
             f"results/logs/language/{shard}.log",
         benchmark:
@@ -30,10 +30,10 @@ for shard in SHARDS:
         name:
             f"relations_{shard}"
         input:
-            detections=shard_outputs(shard, DETECT_OUTPUTS["json"]),
-            language=shard_outputs(shard, LANGUAGE_OUTPUT),
+            detections=shard_index("detect", shard),
+            language=shard_index("language", shard),
         output:
-            json=shard_outputs(shard, RELATIONS_OUTPUT),
+            **shard_job_outputs(shard_index("relations", shard), shard, {"json": RELATIONS_OUTPUT}),
         log:
             f"results/logs/relations/{shard}.log",
         benchmark:

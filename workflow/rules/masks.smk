@@ -15,16 +15,13 @@ for group in stage_groups("masks"):
             name:
                 rule_name("masks", shard, group)
             input:
-                detections=shard_outputs(shard, DETECT_OUTPUTS["json"]),
-                relations=shard_outputs(shard, RELATIONS_OUTPUT),
-                captions=shard_outputs(shard, CAPTION_OUTPUTS["json"]),
-                word_maps=shard_outputs(shard, CAPTION_OUTPUTS["npz"]),
-                language=shard_outputs(shard, LANGUAGE_OUTPUT),
-                scenes=shard_outputs(shard, SCENE_OUTPUTS["json"]),
-                relevance=shard_outputs(shard, SCENE_OUTPUTS["npz"]),
+                detections=shard_index("detect", shard),
+                relations=shard_index("relations", shard),
+                captions=shard_index("caption", shard),
+                language=shard_index("language", shard),
+                scenes=shard_index("scene", shard),
             output:
-                npz=shard_outputs(shard, outputs["npz"]),
-                json=shard_outputs(shard, outputs["json"]),
+                **shard_job_outputs(scoped(shard_index("masks", shard), group), shard, outputs),
             log:
                 scoped(f"results/logs/masks/{shard}.log", group),
             benchmark:

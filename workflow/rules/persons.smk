@@ -11,10 +11,9 @@ for group in stage_groups("persons"):
             name:
                 rule_name("persons", shard, group)
             input:
-                detections=shard_outputs(shard, DETECT_OUTPUTS["json"]),
-                attention=shard_outputs(shard, DETECT_OUTPUTS["npz"]),
+                detections=shard_index("detect", shard),
             output:
-                json=shard_outputs(shard, output_pattern),
+                **shard_job_outputs(scoped(shard_index("persons", shard), group), shard, {"json": output_pattern}),
             log:
                 scoped(f"results/logs/persons/{shard}.log", group),
             benchmark:

@@ -12,13 +12,15 @@ for variant, cfg in VARIANTS.items():
             name:
                 rule_name("render_scenario2", shard, variant)
             input:
-                images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
-                persons=shard_outputs(shard, persons_pattern),
-                faces=shard_outputs(shard, faces_pattern),
-                fakes=shard_outputs(shard, fakes_pattern),
+                persons=scoped(shard_index("persons", shard), STAGE_GROUPS["persons"][variant]),
+                faces=scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][variant]),
+                fakes=scoped(shard_index("fakes", shard), STAGE_GROUPS["fakes"][variant]),
             output:
-                png=shard_outputs(shard, final_output("scenario2", "png", variant)),
-                decisions=shard_outputs(shard, final_output("scenario2", "decisions", variant)),
+                **shard_job_outputs(
+                    shard_index("render_scenario2", shard, variant),
+                    shard,
+                    {kind: final_output("scenario2", kind, variant) for kind in ("png", "decisions")},
+                ),
             log:
                 f"results/logs/render_scenario2/{variant}/{shard}.log",
             benchmark:
@@ -50,12 +52,13 @@ for variant, cfg in VARIANTS.items():
             name:
                 rule_name("render_scenario1", shard, variant)
             input:
-                images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
-                masks=shard_outputs(shard, masks_outputs["npz"]),
-                records=shard_outputs(shard, masks_outputs["json"]),
+                masks=scoped(shard_index("masks", shard), STAGE_GROUPS["masks"][variant]),
             output:
-                png=shard_outputs(shard, final_output("scenario1", "png", variant)),
-                decisions=shard_outputs(shard, final_output("scenario1", "decisions", variant)),
+                **shard_job_outputs(
+                    shard_index("render_scenario1", shard, variant),
+                    shard,
+                    {kind: final_output("scenario1", kind, variant) for kind in ("png", "decisions")},
+                ),
             log:
                 f"results/logs/render_scenario1/{variant}/{shard}.log",
             benchmark:

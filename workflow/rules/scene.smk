@@ -34,11 +34,10 @@ for shard in SHARDS:
         name:
             f"scene_{shard}"
         input:
-            images=[str(IMAGES[image_id]) for image_id in SHARDS[shard]],
+            images=shard_index("images", shard),
             model=scene_model_input(),
         output:
-            json=shard_outputs(shard, SCENE_OUTPUTS["json"]),
-            npz=shard_outputs(shard, SCENE_OUTPUTS["npz"]),
+            **shard_job_outputs(shard_index("scene", shard), shard, SCENE_OUTPUTS),
         log:
             f"results/logs/scene/{shard}.log",
         benchmark:

@@ -3,7 +3,7 @@
 
 rule summarize_rejected:
     input:
-        detections=expand("results/detect/{image_id}.json", image_id=sorted(IMAGES)),
+        detections=[shard_index("detect", shard) for shard in SHARDS],
     output:
         rejected="results/summary/rejected.tsv",
     log:
