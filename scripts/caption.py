@@ -10,15 +10,16 @@ import torch
 from photoprivacy.caption.models import load_captioner
 from photoprivacy.caption.stage import run_caption_shard
 from photoprivacy.joblog import log_to_file
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import shard_items, write_shard_index
 
 log = log_to_file(snakemake.log[0])
+items = shard_items(snakemake.input.images, snakemake.params.files)
 torch.set_num_threads(snakemake.threads)
 stage = snakemake.params.stage
 execution = snakemake.config["execution"]
 captioner = load_captioner(Path(snakemake.input.model).parent, stage["model"], device=execution["device"])
 log.info("captioner %s on %s", stage["model"], captioner.device)
-stats = run_caption_shard(snakemake.params.images, captioner, stage, execution["batch_size"],
+stats = run_caption_shard(items, captioner, stage, execution["batch_size"],
                           snakemake.params.max_image_pixels)
 log.info("shard done: %s", stats)
-write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())
+write_shard_index(snakemake.output.index, items, snakemake.output.keys())

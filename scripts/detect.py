@@ -11,9 +11,10 @@ from photoprivacy.detection.annotations import AnnotationDetector
 from photoprivacy.detection.detr import DetrDetector
 from photoprivacy.detection.stage import run_detect_shard
 from photoprivacy.joblog import log_to_file
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import shard_items, write_shard_index
 
 log = log_to_file(snakemake.log[0])
+items = shard_items(snakemake.input.images, snakemake.params.files)
 torch.set_num_threads(snakemake.threads)
 stage = snakemake.params.stage
 execution = snakemake.config["execution"]
@@ -32,11 +33,11 @@ else:
     log.info("DETR on %s%s", detector.device, " (float16)" if detector.half else "")
 
 stats = run_detect_shard(
-    snakemake.params.images,
+    items,
     detector,
     params=stage,
     batch_size=execution["batch_size"],
     max_pixels=snakemake.params.max_image_pixels,
 )
 log.info("shard done: %s", stats)
-write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())
+write_shard_index(snakemake.output.index, items, snakemake.output.keys())

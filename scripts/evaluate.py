@@ -18,8 +18,10 @@ from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
 from photoprivacy.evaluate.tables import ROW_COLUMNS
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.joblog import log_to_file
+from photoprivacy.shard_index import shard_items
 
 log = log_to_file(snakemake.log[0])
+items = shard_items(snakemake.input.images, snakemake.params.files)
 torch.set_num_threads(snakemake.threads)
 stage = snakemake.params.stage
 execution = snakemake.config["execution"]
@@ -41,6 +43,6 @@ if "captioner" in stage:
                                            num_beams=captioner_settings["num_beams"])
 log.info("evaluating %s of variant %s: persons re-detected: %s, recaptioned: %s", stage["scenario"],
          stage["variant"], evaluators.persons is not None, evaluators.caption is not None)
-rows = run_evaluate_shard(snakemake.params.images, stage, evaluators, execution["batch_size"],
+rows = run_evaluate_shard(items, stage, evaluators, execution["batch_size"],
                           execution["max_image_pixels"])
 write_bytes_atomic(snakemake.output.table, pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False).encode())

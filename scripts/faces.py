@@ -3,11 +3,12 @@
 from photoprivacy.faces.detectors import make_face_detector
 from photoprivacy.faces.stage import run_faces_shard
 from photoprivacy.joblog import log_to_file
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import shard_items, write_shard_index
 
 log = log_to_file(snakemake.log[0])
+items = shard_items(snakemake.input.images, snakemake.params.files)
 stage = snakemake.params.stage
 detector = make_face_detector(stage["detector"], stage.get("threshold"), stage.get("haar_growth"), stage["max_side"])
-counts = run_faces_shard(snakemake.params.images, detector, stage, snakemake.params.max_image_pixels)
+counts = run_faces_shard(items, detector, stage, snakemake.params.max_image_pixels)
 log.info("shard done: %s", counts)
-write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())
+write_shard_index(snakemake.output.index, items, snakemake.output.keys())

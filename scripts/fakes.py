@@ -8,9 +8,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # generation reads local files onl
 from photoprivacy.faces.generators import make_face_generator
 from photoprivacy.faces.stage import run_fakes_shard
 from photoprivacy.joblog import log_to_file
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import shard_items, write_shard_index
 
 log = log_to_file(snakemake.log[0])
+items = shard_items(snakemake.input.images, snakemake.params.files)
 stage = snakemake.params.stage
 
 
@@ -30,6 +31,6 @@ def load_generator():
     )
 
 
-counts = run_fakes_shard(snakemake.params.images, load_generator, stage["seed"])
+counts = run_fakes_shard(items, load_generator, stage["seed"])
 log.info("shard done (generator %s): %s", stage["generator"], counts)
-write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())
+write_shard_index(snakemake.output.index, items, snakemake.output.keys())

@@ -7,9 +7,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are local files
 
 from photoprivacy.joblog import log_to_file
 from photoprivacy.language.stage import run_language_shard
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import shard_items, write_shard_index
 
 log = log_to_file(snakemake.log[0])
+items = shard_items(snakemake.input.images, snakemake.params.files)
 stage = snakemake.params.stage
 
 if stage["method"] == "dependency":
@@ -24,13 +25,20 @@ if stage["method"] == "dependency":
 else:
     from photoprivacy.language.bert_attention import analyse_caption_bert, load_bert
 
-    model, tokenizer = load_bert(Path(snakemake.input.model[0]).parent)
+    import torch
+
+    from photoprivacy.devices import pick_device
+
+    torch.set_num_threads(snakemake.threads)
+    model, tokenizer = load_bert(Path(snakemake.input.model[0]).parent,
+                                 device=pick_device(snakemake.config["execution"]["device"]))
+    log.info("BERT on %s", next(model.parameters()).device)
     rule = {"index_base": stage["index_base"], "threshold": stage["threshold"]}
 
     def analyse(caption):
         return analyse_caption_bert(caption, model, tokenizer, rule)
 
 
-counts = run_language_shard(snakemake.params.images, analyse, stage)
+counts = run_language_shard(items, analyse, stage)
 log.info("shard done (%s): %s", stage["method"], counts)
-write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())
+write_shard_index(snakemake.output.index, items, snakemake.output.keys())

@@ -2,9 +2,10 @@
 
 from photoprivacy.joblog import log_to_file
 from photoprivacy.relations.stage import run_relations_shard
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import shard_items, write_shard_index
 
 log = log_to_file(snakemake.log[0])
-counts = run_relations_shard(snakemake.params.images, snakemake.params.stage)
+items = shard_items(snakemake.input.images, snakemake.params.files)
+counts = run_relations_shard(items, snakemake.params.stage)
 log.info("shard done: %s", counts)
-write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())
+write_shard_index(snakemake.output.index, items, snakemake.output.keys())

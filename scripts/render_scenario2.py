@@ -2,10 +2,11 @@
 
 from photoprivacy.joblog import log_to_file
 from photoprivacy.render.scenario2 import run_render_shard
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import shard_items, write_shard_index
 
 log = log_to_file(snakemake.log[0])
+items = shard_items(snakemake.input.images, snakemake.params.files)
 stage = snakemake.params.stage
-counts = run_render_shard(snakemake.params.images, stage, stage["max_image_pixels"])
+counts = run_render_shard(items, stage, stage["max_image_pixels"])
 log.info("shard done: %s", counts)
-write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())
+write_shard_index(snakemake.output.index, items, snakemake.output.keys())

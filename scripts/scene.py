@@ -9,14 +9,15 @@ from photoprivacy.joblog import log_to_file
 from photoprivacy.models.store import model_summary, verify_manifest
 from photoprivacy.scene.classifier import load_scene_classifier
 from photoprivacy.scene.stage import run_scene_shard
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import shard_items, write_shard_index
 
 log = log_to_file(snakemake.log[0])
+items = shard_items(snakemake.input.images, snakemake.params.files)
 torch.set_num_threads(snakemake.threads)
 model_dir = Path(snakemake.input.model).parent
 model_info = model_summary(verify_manifest(model_dir))
 model, labels = load_scene_classifier(model_dir, device=pick_device(snakemake.config["execution"]["device"]))
-counts = run_scene_shard(snakemake.params.images, model, labels, snakemake.params.stage, model_info,
+counts = run_scene_shard(items, model, labels, snakemake.params.stage, model_info,
                          snakemake.params.max_image_pixels)
 log.info("shard done: %s", counts)
-write_shard_index(snakemake.output.index, snakemake.params.images, snakemake.output.keys())
+write_shard_index(snakemake.output.index, items, snakemake.output.keys())

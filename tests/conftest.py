@@ -19,13 +19,26 @@ def shared_photos():
 
 
 @pytest.fixture(scope="session")
-def tiny_detr_dir(tmp_path_factory):
-    """A tiny random DETR saved with its manifest, as the offline profile builds it."""
+def offline_model_dir(tmp_path_factory):
+    """``offline_model_dir(family)``: a tiny random model of ``family`` (models.families) saved with
+    its manifest, as the offline profile builds it; each family is built once per session."""
     from photoprivacy.models.families import build_random
 
-    model_dir = tmp_path_factory.mktemp("models") / "detr-tiny"
-    build_random("detr", model_dir, "tiny", seed=0)
+    root = tmp_path_factory.mktemp("models")
+    built = {}
+
+    def model_dir(family):
+        if family not in built:
+            build_random(family, root / f"{family}-tiny", "tiny", seed=0)
+            built[family] = root / f"{family}-tiny"
+        return built[family]
+
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_detr_dir(offline_model_dir):
+    return offline_model_dir("detr")
 
 
 def gradient_image(height, width, seed=0):

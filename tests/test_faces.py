@@ -8,16 +8,13 @@ from photoprivacy.faces.blend import feather_band, fit_face, match_colour
 from photoprivacy.faces.detectors import CenterFaceDetector, HaarFaceDetector, faces_of_persons
 from photoprivacy.faces.generators import DonorFaceGenerator, NoFaceGenerator, face_seed, make_face_generator
 from photoprivacy.images import load_rgb
-from photoprivacy.models.families import build_random
 
 from conftest import gradient_image, save_image
 
 
 @pytest.fixture(scope="module")
-def tiny_face_model(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("models") / "face_generator-tiny"
-    build_random("face_generator", model_dir, "tiny", seed=0)
-    return model_dir
+def tiny_face_model(offline_model_dir):
+    return offline_model_dir("face_generator")
 
 
 def person(index, box, role="major"):

@@ -312,21 +312,24 @@ def test_a_deleted_per_image_file_is_made_again_with_its_shard(project):
     target = project / "results" / "final" / "default" / "scenario1" / "generated__gray.png"
     target.unlink()
     shard = shard_of(project, "generated__gray")
+    panels = sum(shard_of(project, image_id) == shard for image_id in image_ids(project)[:4])  # figures.panels: 4
     jobs = planned_jobs(project)
-    assert jobs == {f"render_scenario1_{shard}": 1, f"evaluate_scenario1_{shard}": 1, **dict.fromkeys(AGGREGATES, 1)}
+    assert jobs == {f"render_scenario1_{shard}": 1, f"evaluate_scenario1_{shard}": 1, **dict.fromkeys(AGGREGATES, 1),
+                    **({"figure_panel": panels} if panels else {})}
     snakemake(project)
     assert target.is_file() and planned_jobs(project) == {}
 
 
 def test_an_existing_artifact_asked_for_by_name_is_checked_like_its_shard(project):
-    target = "results/persons/generated__gray.json"
+    edited = shard_of(project, "generated__street_scene_1")  # an earlier test rewrote its indexes
+    image_id = next(i for i in image_ids(project) if shard_of(project, i) != edited)
+    target = f"results/caption/{image_id}.json"
     assert planned_jobs(project, target) == {}
-    write_config(project, "scoring.yaml")
-    config = yaml.safe_load((project / "scoring.yaml").read_text())
-    config["persons"]["rule"] = "notebook"
-    (project / "scoring.yaml").write_text(yaml.safe_dump(config))
-    assert planned_jobs(project, "--configfile", "scoring.yaml", target) == {
-        f"persons_{shard_of(project, 'generated__gray')}": 1}
+    write_config(project, "tokens.yaml")
+    config = yaml.safe_load((project / "tokens.yaml").read_text())
+    config["caption"]["max_new_tokens"] += 1
+    (project / "tokens.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(project, "--configfile", "tokens.yaml", target) == {f"caption_{shard_of(project, image_id)}": 1}
 
 
 @pytest.mark.parametrize(
@@ -429,7 +432,7 @@ def test_a_scoring_variant_reruns_scenario2_from_persons_in_its_own_folder(proje
     assert jobs == {**{f"{stage}_notebook_{shard}": 1 for stage in stages for shard in shard_names(project)},
                     "metrics": 1, "figure_sweep": 1, "all": 1}
     out = snakemake(project, "-n", "--configfile", "scoring.yaml", "-p").stdout
-    assert "results/variants/notebook/persons/" in out and "results/variants/notebook/masks/" not in out
+    assert "results/variants/notebook/shards/persons/" in out and "results/variants/notebook/shards/masks/" not in out
 
 
 def test_sweep_table_declares_variants(project):

@@ -6,7 +6,7 @@ The workflow puts these in each rule's ``params``, so Snakemake reruns a stage
 
 STAGE_VERSIONS = {
     "offline_model": 2,  # the random builders in models/families.py
-    "detect": 1,
+    "detect": 2,
     "persons": 1,
     "faces": 2,
     "fakes": 1,

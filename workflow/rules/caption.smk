@@ -22,7 +22,7 @@ for shard in SHARDS:
             f"results/benchmarks/caption/{shard}.tsv"
         params:
             stage=caption_params(),
-            images=shard_items(shard, CAPTION_OUTPUTS),
+            files=CAPTION_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
         threads: 2
         resources:

@@ -11,7 +11,7 @@ from snakemake.utils import validate
 
 from photoprivacy import samples, sweeps
 from photoprivacy.errors import ConfigError
-from photoprivacy.shard_index import write_shard_index
+from photoprivacy.shard_index import write_image_index
 from photoprivacy.stages import STAGE_VERSIONS
 
 
@@ -68,20 +68,11 @@ def image_relpaths():
     return {image_id: str(path).removeprefix(folder) for image_id, path in IMAGES.items()}
 
 
-# What every shard job knows of each of its images, computed once per image.
+# The intake index of each shard lists these (rule images_<shard>).
 IMAGE_ITEMS = {
-    image_id: {"id": image_id, "path": str(IMAGES[image_id]), "relpath": relpath, "source": relpath}
+    image_id: {"id": image_id, "path": str(IMAGES[image_id]), "relpath": relpath}
     for image_id, relpath in image_relpaths().items()
 }
-
-
-def shard_items(shard, files):
-    """What a shard job processes: one dict per image with its source and its
-    input and output files (``files`` maps a key to a pattern with {image_id})."""
-    return [
-        {**IMAGE_ITEMS[image_id], **{key: pattern.format(image_id=image_id) for key, pattern in files.items()}}
-        for image_id in SHARDS[shard]
-    ]
 
 
 # ---------------------------------------------------------------- shard indexes
@@ -90,7 +81,8 @@ def shard_items(shard, files):
 # files stay the product, but declaring each of them made Snakemake spend about
 # 0.5 ms per file in planning (17 files per photo). A per-image file is declared
 # only where Snakemake must see it: missing although its shard's index exists
-# (deleted by hand: made again), or named on the command line (built on demand).
+# (deleted by hand: rule all and rule protect ask for it, so it is made again),
+# or named on the command line (built on demand).
 SHARD_OF = {image_id: shard for shard, ids in SHARDS.items() for image_id in ids}
 
 
@@ -124,6 +116,9 @@ def folder_listing(folder):
         return frozenset()
 
 
+MISSING_FILES = []  # per-image files missing from finished shards, filled while rules are defined
+
+
 def shard_job_outputs(index, shard, patterns):
     """Declared outputs of a shard job: ``index``, then, per key of ``patterns`` (per-image
     paths with {image_id}), the files that are missing from a finished shard or requested."""
@@ -138,8 +133,11 @@ def shard_job_outputs(index, shard, patterns):
         for image_id in SHARDS[shard]:
             filename = name.format(image_id=image_id)
             path = f"{folder}/{filename}"
-            if (finished and filename not in present) or path in REQUESTED:
+            missing = finished and filename not in present
+            if missing or path in REQUESTED:
                 outputs[key].append(path)
+            if missing:
+                MISSING_FILES.append(path)
     return outputs
 
 
@@ -429,14 +427,15 @@ def final_output(scenario, kind, variant=BASE_VARIANT):
 
 
 def protected_outputs():
-    """The indexes of the shard jobs that write every variant's protected photos."""
+    """The indexes of the shard jobs that write every variant's protected photos, and the
+    per-image files missing from finished shards (asked for, so they are made again)."""
     indexes = [
         shard_index(f"render_{scenario}", shard, variant)
         for variant in VARIANTS
         for scenario in ("scenario1", "scenario2")
         for shard in SHARDS
     ]
-    return [*indexes, "results/summary/rejected.tsv"]
+    return [*indexes, "results/summary/rejected.tsv", *MISSING_FILES]
 
 
 def get_final_outputs():

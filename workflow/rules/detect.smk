@@ -23,7 +23,7 @@ for shard in SHARDS:
             f"results/benchmarks/detect/{shard}.tsv"
         params:
             stage=detect_params(),
-            images=shard_items(shard, DETECT_OUTPUTS),
+            files=DETECT_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
         threads: 2
         resources:

@@ -12,6 +12,7 @@ for variant, cfg in VARIANTS.items():
                 name:
                     rule_name(f"evaluate_{scenario}", shard, variant)
                 input:
+                    images=shard_index("images", shard),
                     detections=shard_index("detect", shard),
                     captions=shard_index("caption", shard),
                     language=shard_index("language", shard),
@@ -28,17 +29,14 @@ for variant, cfg in VARIANTS.items():
                     f"results/benchmarks/evaluate_{scenario}/{variant}/{shard}.tsv"
                 params:
                     stage=evaluate_params(cfg, scenario),
-                    images=shard_items(
-                        shard,
-                        {
-                            "detect_json": DETECT_OUTPUTS["json"],
-                            "caption_json": CAPTION_OUTPUTS["json"],
-                            "language_json": LANGUAGE_OUTPUT,
-                            "png": final_output(scenario, "png", variant),
-                            "decisions": final_output(scenario, "decisions", variant),
-                            **scenario_inputs,
-                        },
-                    ),
+                    files={
+                        "detect_json": DETECT_OUTPUTS["json"],
+                        "caption_json": CAPTION_OUTPUTS["json"],
+                        "language_json": LANGUAGE_OUTPUT,
+                        "png": final_output(scenario, "png", variant),
+                        "decisions": final_output(scenario, "decisions", variant),
+                        **scenario_inputs,
+                    },
                 threads: 2
                 resources:
                     mem_mb=job_resources("evaluate")["mem_mb"],

@@ -15,6 +15,7 @@ for group in stage_groups("faces"):
             name:
                 rule_name("faces", shard, group)
             input:
+                images=shard_index("images", shard),
                 persons=scoped(shard_index("persons", shard), STAGE_GROUPS["persons"][group]),
             output:
                 **shard_job_outputs(scoped(shard_index("faces", shard), group), shard, {"json": output_pattern}),
@@ -24,7 +25,7 @@ for group in stage_groups("faces"):
                 scoped(f"results/benchmarks/faces/{shard}.tsv", group)
             params:
                 stage=faces_params(VARIANTS[group]),
-                images=shard_items(shard, {"persons_json": persons_pattern, "json": output_pattern}),
+                files={"persons_json": persons_pattern, "json": output_pattern},
                 max_image_pixels=config["execution"]["max_image_pixels"],
             threads: 2
             conda:
@@ -42,6 +43,7 @@ for group in stage_groups("fakes"):
             name:
                 rule_name("fakes", shard, group)
             input:
+                images=shard_index("images", shard),
                 faces=scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][group]),
                 model=fakes_model_input(VARIANTS[group]),
             output:
@@ -52,7 +54,7 @@ for group in stage_groups("fakes"):
                 scoped(f"results/benchmarks/fakes/{shard}.tsv", group)
             params:
                 stage=fakes_params(VARIANTS[group]),
-                images=shard_items(shard, {"faces_json": faces_pattern, "npz": output_pattern}),
+                files={"faces_json": faces_pattern, "npz": output_pattern},
             threads: 2
             resources:
                 mem_mb=job_resources("fakes")["mem_mb"],

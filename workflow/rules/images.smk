@@ -1,6 +1,7 @@
-# Intake: one small job per shard lists its photos. The photos are its inputs,
-# so an edited photo reruns its own shard's stages only, and the model stages
-# depend on this index instead of naming every photo again.
+# Intake: one small job per shard lists its photos (id, path, relpath, size,
+# modification time). The photos are its inputs, so an edited, added or removed
+# photo reruns its own shard only; every other shard job reads its images from
+# this index.
 
 for shard in SHARDS:
 
@@ -14,8 +15,8 @@ for shard in SHARDS:
         log:
             f"results/logs/images/{shard}.log",
         params:
-            images=shard_items(shard, {}),
+            images=[IMAGE_ITEMS[image_id] for image_id in SHARDS[shard]],
         localrule: True
         run:
-            write_shard_index(output.index, params.images, ["path"])
+            write_image_index(output.index, params.images)
             Path(log[0]).write_text(f"{len(params.images)} images listed\n")

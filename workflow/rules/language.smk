@@ -10,6 +10,7 @@ for shard in SHARDS:
         name:
             f"language_{shard}"
         input:
+            images=shard_index("images", shard),
             captions=shard_index("caption", shard),
             model=language_model_input(),
         output:
@@ -20,7 +21,12 @@ for shard in SHARDS:
             f"results/benchmarks/language/{shard}.tsv"
         params:
             stage=language_params(),
-            images=shard_items(shard, {"caption_json": CAPTION_OUTPUTS["json"], "json": LANGUAGE_OUTPUT}),
+            files={"caption_json": CAPTION_OUTPUTS["json"], "json": LANGUAGE_OUTPUT},
+        threads: 2
+        resources:
+            mem_mb=job_resources("language")["mem_mb"],
+            runtime=job_resources("language")["runtime"],
+            gpu=job_resources("language")["gpu"] if config["language"]["method"] == "bert_attention" else 0,
         conda:
             "../../envs/models.yaml"
         script:
@@ -30,6 +36,7 @@ for shard in SHARDS:
         name:
             f"relations_{shard}"
         input:
+            images=shard_index("images", shard),
             detections=shard_index("detect", shard),
             language=shard_index("language", shard),
         output:
@@ -40,14 +47,11 @@ for shard in SHARDS:
             f"results/benchmarks/relations/{shard}.tsv"
         params:
             stage=relations_params(),
-            images=shard_items(
-                shard,
-                {
-                    "detect_json": DETECT_OUTPUTS["json"],
-                    "language_json": LANGUAGE_OUTPUT,
-                    "json": RELATIONS_OUTPUT,
-                },
-            ),
+            files={
+                "detect_json": DETECT_OUTPUTS["json"],
+                "language_json": LANGUAGE_OUTPUT,
+                "json": RELATIONS_OUTPUT,
+            },
         conda:
             "../../envs/models.yaml"
         script:

@@ -15,6 +15,7 @@ for group in stage_groups("masks"):
             name:
                 rule_name("masks", shard, group)
             input:
+                images=shard_index("images", shard),
                 detections=shard_index("detect", shard),
                 relations=shard_index("relations", shard),
                 captions=shard_index("caption", shard),
@@ -28,19 +29,16 @@ for group in stage_groups("masks"):
                 scoped(f"results/benchmarks/masks/{shard}.tsv", group)
             params:
                 stage=masks_params(VARIANTS[group]),
-                images=shard_items(
-                    shard,
-                    {
-                        "detect_json": DETECT_OUTPUTS["json"],
-                        "relations_json": RELATIONS_OUTPUT,
-                        "caption_json": CAPTION_OUTPUTS["json"],
-                        "caption_npz": CAPTION_OUTPUTS["npz"],
-                        "language_json": LANGUAGE_OUTPUT,
-                        "scene_json": SCENE_OUTPUTS["json"],
-                        "scene_npz": SCENE_OUTPUTS["npz"],
-                        **outputs,
-                    },
-                ),
+                files={
+                    "detect_json": DETECT_OUTPUTS["json"],
+                    "relations_json": RELATIONS_OUTPUT,
+                    "caption_json": CAPTION_OUTPUTS["json"],
+                    "caption_npz": CAPTION_OUTPUTS["npz"],
+                    "language_json": LANGUAGE_OUTPUT,
+                    "scene_json": SCENE_OUTPUTS["json"],
+                    "scene_npz": SCENE_OUTPUTS["npz"],
+                    **outputs,
+                },
             conda:
                 "../../envs/models.yaml"
             script:

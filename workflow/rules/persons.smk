@@ -11,6 +11,7 @@ for group in stage_groups("persons"):
             name:
                 rule_name("persons", shard, group)
             input:
+                images=shard_index("images", shard),
                 detections=shard_index("detect", shard),
             output:
                 **shard_job_outputs(scoped(shard_index("persons", shard), group), shard, {"json": output_pattern}),
@@ -20,14 +21,11 @@ for group in stage_groups("persons"):
                 scoped(f"results/benchmarks/persons/{shard}.tsv", group)
             params:
                 stage=persons_params(VARIANTS[group]),
-                images=shard_items(
-                    shard,
-                    {
-                        "detect_json": DETECT_OUTPUTS["json"],
-                        "detect_npz": DETECT_OUTPUTS["npz"],
-                        "json": output_pattern,
-                    },
-                ),
+                files={
+                    "detect_json": DETECT_OUTPUTS["json"],
+                    "detect_npz": DETECT_OUTPUTS["npz"],
+                    "json": output_pattern,
+                },
             conda:
                 "../../envs/models.yaml"
             script:

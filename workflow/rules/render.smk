@@ -12,6 +12,7 @@ for variant, cfg in VARIANTS.items():
             name:
                 rule_name("render_scenario2", shard, variant)
             input:
+                images=shard_index("images", shard),
                 persons=scoped(shard_index("persons", shard), STAGE_GROUPS["persons"][variant]),
                 faces=scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][variant]),
                 fakes=scoped(shard_index("fakes", shard), STAGE_GROUPS["fakes"][variant]),
@@ -27,16 +28,13 @@ for variant, cfg in VARIANTS.items():
                 f"results/benchmarks/render_scenario2/{variant}/{shard}.tsv"
             params:
                 stage=render_scenario2_params(cfg),
-                images=shard_items(
-                    shard,
-                    {
-                        "persons_json": persons_pattern,
-                        "faces_json": faces_pattern,
-                        "fakes_npz": fakes_pattern,
-                        "png": final_output("scenario2", "png", variant),
-                        "decisions": final_output("scenario2", "decisions", variant),
-                    },
-                ),
+                files={
+                    "persons_json": persons_pattern,
+                    "faces_json": faces_pattern,
+                    "fakes_npz": fakes_pattern,
+                    "png": final_output("scenario2", "png", variant),
+                    "decisions": final_output("scenario2", "decisions", variant),
+                },
             conda:
                 "../../envs/models.yaml"
             script:
@@ -52,6 +50,7 @@ for variant, cfg in VARIANTS.items():
             name:
                 rule_name("render_scenario1", shard, variant)
             input:
+                images=shard_index("images", shard),
                 masks=scoped(shard_index("masks", shard), STAGE_GROUPS["masks"][variant]),
             output:
                 **shard_job_outputs(
@@ -65,15 +64,12 @@ for variant, cfg in VARIANTS.items():
                 f"results/benchmarks/render_scenario1/{variant}/{shard}.tsv"
             params:
                 stage=render_scenario1_params(cfg),
-                images=shard_items(
-                    shard,
-                    {
-                        "masks_npz": masks_outputs["npz"],
-                        "masks_json": masks_outputs["json"],
-                        "png": final_output("scenario1", "png", variant),
-                        "decisions": final_output("scenario1", "decisions", variant),
-                    },
-                ),
+                files={
+                    "masks_npz": masks_outputs["npz"],
+                    "masks_json": masks_outputs["json"],
+                    "png": final_output("scenario1", "png", variant),
+                    "decisions": final_output("scenario1", "decisions", variant),
+                },
             conda:
                 "../../envs/models.yaml"
             script:

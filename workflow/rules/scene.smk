@@ -44,7 +44,7 @@ for shard in SHARDS:
             f"results/benchmarks/scene/{shard}.tsv"
         params:
             stage=scene_params(),
-            images=shard_items(shard, SCENE_OUTPUTS),
+            files=SCENE_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
         threads: 2
         resources:
