@@ -25,6 +25,7 @@ include: "workflow/rules/render.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/by_name.smk"
 
 
 rule all:

@@ -82,7 +82,8 @@ IMAGE_ITEMS = {
 # 0.5 ms per file in planning (17 files per photo). A per-image file is declared
 # only where Snakemake must see it: missing although its shard's index exists
 # (deleted by hand: rule all and rule protect ask for it, so it is made again),
-# or named on the command line (built on demand).
+# or named on the command line and missing (built on demand). One that exists
+# and is named gets a rule of its own (rules/by_name.smk).
 SHARD_OF = {image_id: shard for shard, ids in SHARDS.items() for image_id in ids}
 
 
@@ -117,6 +118,7 @@ def folder_listing(folder):
 
 
 MISSING_FILES = []  # per-image files missing from finished shards, filled while rules are defined
+NAMED_FILES = {}  # existing per-image file named on the command line -> its shard job's index
 
 
 def shard_job_outputs(index, shard, patterns):
@@ -134,7 +136,9 @@ def shard_job_outputs(index, shard, patterns):
             filename = name.format(image_id=image_id)
             path = f"{folder}/{filename}"
             missing = finished and filename not in present
-            if missing or path in REQUESTED:
+            if finished and not missing and path in REQUESTED:
+                NAMED_FILES[path] = index  # see rules/by_name.smk
+            elif missing or path in REQUESTED:
                 outputs[key].append(path)
             if missing:
                 MISSING_FILES.append(path)
