@@ -1,5 +1,10 @@
-"""The caption stage over one shard: caption JSON and per-word attention maps per image."""
+"""The caption stage over one shard: caption JSON and per-word attention maps per image.
 
+The next batches are decoded and the last ones written in other threads while
+the captioner runs (``pipeline``).
+"""
+
+import functools
 import logging
 import time
 
@@ -7,6 +12,7 @@ import numpy as np
 
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
+from ..pipeline import BackgroundWriter, batches, prefetched
 from ..stages import STAGE_VERSIONS
 from .word_attention import caption_with_word_maps
 
@@ -40,21 +46,23 @@ def run_caption_shard(items, captioner, params, batch_size, max_pixels):
     """items: dicts with id, path, json, npz (outputs)."""
     prov = provenance("caption", STAGE_VERSIONS["caption"], params, captioner.model_info)
     stats = {"images": 0, "rejected": 0, "model_seconds": 0.0}
-    for start in range(0, len(items), batch_size):
-        decoded, rejected = decode_batch(items[start : start + batch_size], max_pixels)
-        for item, reason in rejected:
-            log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
-            stats["rejected"] += 1
-            write_json(item["json"], caption_record(item["id"], prov, reason=reason))
-            write_npz(item["npz"], maps=np.zeros((0, *captioner.grid), np.float32))
-        if not decoded:
-            continue
-        began = time.perf_counter()
-        results = caption_with_word_maps(captioner, [image for _, image in decoded], params["max_new_tokens"],
-                                         params["num_beams"], params["layers"])
-        stats["model_seconds"] += time.perf_counter() - began
-        for (item, _), result in zip(decoded, results):
-            write_json(item["json"], caption_record(item["id"], prov, result, captioner.grid))
-            write_npz(item["npz"], maps=np.asarray(result.maps, np.float32).reshape(-1, *captioner.grid))
-            stats["images"] += 1
+    decode = functools.partial(decode_batch, max_pixels=max_pixels)
+    with BackgroundWriter() as writer:
+        for _, (decoded, rejected) in prefetched(batches(items, batch_size), decode):
+            for item, reason in rejected:
+                log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
+                stats["rejected"] += 1
+                writer.submit(write_json, item["json"], caption_record(item["id"], prov, reason=reason))
+                writer.submit(write_npz, item["npz"], maps=np.zeros((0, *captioner.grid), np.float32))
+            if not decoded:
+                continue
+            began = time.perf_counter()
+            results = caption_with_word_maps(captioner, [image for _, image in decoded], params["max_new_tokens"],
+                                             params["num_beams"], params["layers"])
+            stats["model_seconds"] += time.perf_counter() - began
+            for (item, _), result in zip(decoded, results):
+                writer.submit(write_json, item["json"], caption_record(item["id"], prov, result, captioner.grid))
+                writer.submit(write_npz, item["npz"],
+                              maps=np.asarray(result.maps, np.float32).reshape(-1, *captioner.grid))
+                stats["images"] += 1
     return stats

@@ -2,9 +2,12 @@
 
 Every image of the shard gets its JSON and .npz. An image that cannot be
 decoded gets a JSON with ``status: rejected`` and its reason (and an empty
-.npz), so the rest of the run goes on and the summary can list it.
+.npz), so the rest of the run goes on and the summary can list it. The next
+batches are decoded and the last ones written in other threads while the
+detector runs (``pipeline``).
 """
 
+import functools
 import logging
 import time
 
@@ -12,6 +15,7 @@ import numpy as np
 
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
+from ..pipeline import BackgroundWriter, batches, prefetched
 from ..stages import STAGE_VERSIONS
 
 SCHEMA_VERSION = 1
@@ -54,24 +58,25 @@ def run_detect_shard(items, detector, params, batch_size, max_pixels):
     """
     prov = provenance("detect", STAGE_VERSIONS["detect"], params, detector.model_info)
     stats = {"images": 0, "rejected": 0, "detections": 0, "model_seconds": 0.0}
-    for start in range(0, len(items), batch_size):
-        decoded, rejected = decode_batch(items[start : start + batch_size], max_pixels)
-        for item, reason in rejected:
-            log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
-            stats["rejected"] += 1
-            write_json(item["json"], detection_record(
-                item["id"], item["source"], detector.name, detector.has_attention, prov, reason=reason))
-            write_npz(item["npz"], **attention_arrays())
-        if not decoded:
-            continue
-        loaded, pixels = [item for item, _ in decoded], [image for _, image in decoded]
-        began = time.perf_counter()
-        results = detector.detect(pixels, [item["relpath"] for item in loaded])
-        stats["model_seconds"] += time.perf_counter() - began
-        for item, image, result in zip(loaded, pixels, results):
-            write_json(item["json"], detection_record(
-                item["id"], item["source"], detector.name, detector.has_attention, prov, image, result))
-            write_npz(item["npz"], **attention_arrays(result))
-            stats["images"] += 1
-            stats["detections"] += len(result.detections)
+    decode = functools.partial(decode_batch, max_pixels=max_pixels)
+    with BackgroundWriter() as writer:
+        for _, (decoded, rejected) in prefetched(batches(items, batch_size), decode):
+            for item, reason in rejected:
+                log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
+                stats["rejected"] += 1
+                writer.submit(write_json, item["json"], detection_record(
+                    item["id"], item["source"], detector.name, detector.has_attention, prov, reason=reason))
+                writer.submit(write_npz, item["npz"], **attention_arrays())
+            if not decoded:
+                continue
+            loaded, pixels = [item for item, _ in decoded], [image for _, image in decoded]
+            began = time.perf_counter()
+            results = detector.detect(pixels, [item["relpath"] for item in loaded])
+            stats["model_seconds"] += time.perf_counter() - began
+            for item, image, result in zip(loaded, pixels, results):
+                writer.submit(write_json, item["json"], detection_record(
+                    item["id"], item["source"], detector.name, detector.has_attention, prov, image, result))
+                writer.submit(write_npz, item["npz"], **attention_arrays(result))
+                stats["images"] += 1
+                stats["detections"] += len(result.detections)
     return stats

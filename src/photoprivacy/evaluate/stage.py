@@ -8,9 +8,12 @@ whether the action (w1) and scene (w2) words survive in a new caption.
 Replaced faces are protected too, but a generated face there is wanted, so
 CenterFace does not count them; the identity measure (dlib's face
 recogniser) checks every original face in any protected region, replaced
-ones included. Utility is measured outside every protected region.
+ones included. Utility is measured outside every protected region. The
+next batches' photos are decoded in other threads while the models run
+(``pipeline``).
 """
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -19,6 +22,7 @@ import numpy as np
 from ..artifacts import read_json
 from ..errors import ImageRejected
 from ..images import load_rgb
+from ..pipeline import batches, prefetched
 from ..render.masking import clean, union
 from . import metrics
 from .identity import identity_check
@@ -125,21 +129,25 @@ def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels):
     """items: dicts with id, path, detect_json, caption_json, language_json, png, decisions
     (and masks_npz for scenario 1). Returns the rows (tables.ROW_COLUMNS)."""
     rows = []
-    for start in range(0, len(items), batch_size):
-        batch, pairs = [], []
-        for item in items[start : start + batch_size]:
-            pair, reason = load_pair(item, max_pixels)
+    load = functools.partial(load_pairs, max_pixels=max_pixels)
+    for chunk, pairs in prefetched(batches(items, batch_size), load):
+        batch, loaded = [], []
+        for item, (pair, reason) in zip(chunk, pairs):
             if pair is None:
                 rows.append(empty_row(item, params, "rejected", reason))
             else:
                 batch.append(item)
-                pairs.append(pair)
+                loaded.append(pair)
         if not batch:
             continue
-        protected = [pair[1] for pair in pairs]
+        protected = [pair[1] for pair in loaded]
         detected = evaluators.persons.detect(protected) if evaluators.persons else [None] * len(batch)
         captions = evaluators.caption(protected) if evaluators.caption else [None] * len(batch)
-        for item, (original, image, decisions), found, caption in zip(batch, pairs, detected, captions):
+        for item, (original, image, decisions), found, caption in zip(batch, loaded, detected, captions):
             rows.append(measure(item, original, image, decisions, params, evaluators, found, caption))
     log.info("evaluated %d images (%d rejected)", len(rows), sum(row["status"] != "ok" for row in rows))
     return rows
+
+
+def load_pairs(items, max_pixels):
+    return [load_pair(item, max_pixels) for item in items]

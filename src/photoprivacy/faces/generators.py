@@ -2,7 +2,10 @@
 
 All generators return an (n, S, S, 3) uint8 array for n faces, deterministic
 for a given seed, image id and face index (so shards and batch sizes never
-change a face):
+change a face's noise). ``generate`` makes one image's faces;
+``generate_many`` those of a sequence of images, and the diffusion generator
+can sample them in batches of faces across images (one UNet call per batch,
+not per image):
 
 - ``diffusion``: an unconditional face diffusion model (diffusers
   ``UNet2DModel`` + ``DDIMScheduler``, e.g. a DDPM trained on CelebA-HQ),
@@ -31,7 +34,19 @@ def face_seed(seed, image_id, face_index):
     return derived_seed(seed, image_id, face_index)
 
 
-class DiffusionFaceGenerator:
+class FaceGenerator:
+    """What every generator offers; ``generate_many`` defaults to one ``generate`` per image."""
+
+    def generate(self, image_id, n_faces, seed):
+        raise NotImplementedError
+
+    def generate_many(self, requests, seed, batch_size=None):
+        """For each ``(image_id, n_faces)`` of ``requests``, in order, yield what ``generate`` gives."""
+        for image_id, n_faces in requests:
+            yield self.generate(image_id, n_faces, seed)
+
+
+class DiffusionFaceGenerator(FaceGenerator):
     name = "diffusion"
 
     def __init__(self, model_dir, steps=50, device="cpu"):
@@ -50,19 +65,67 @@ class DiffusionFaceGenerator:
         self.size = unet.config.sample_size
 
     def generate(self, image_id, n_faces, seed):
-        import torch
-
         if n_faces == 0:
             return np.zeros((0, self.size, self.size, 3), np.uint8)
-        generators = [torch.Generator("cpu").manual_seed(face_seed(seed, image_id, i)) for i in range(n_faces)]
+        return self._sample([face_seed(seed, image_id, index) for index in range(n_faces)])
+
+    def generate_many(self, requests, seed, batch_size=None):
+        """``generate`` for each ``(image_id, n_faces)``, in order.
+
+        ``batch_size`` None: one UNet call per image, for all its faces (what
+        ``generate`` does). An int: calls of up to ``batch_size`` faces taken
+        across images in order, each image yielded once all its faces are
+        sampled. Each face's starting noise comes from its own generator
+        (``face_seed``) and DDIM with eta 0 adds no other noise, so batching
+        changes a face only by the float rounding of batched convolutions:
+        measured on CPU, at most one level in about 0.01% of its values (full
+        size UNet, batches of 4 against one face per call). Those values then
+        depend on which faces share a call, so a workflow that batches across
+        images should list the batch size among the stage's parameters.
+        """
+        if batch_size is None:
+            yield from super().generate_many(requests, seed)
+            return
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        requests = list(requests)
+        wanted = [(slot, index) for slot, (_, n_faces) in enumerate(requests) for index in range(n_faces)]
+        missing = [n_faces for _, n_faces in requests]
+        faces = {}  # slot -> its faces, until handed over
+        ready = 0
+
+        def finished():
+            nonlocal ready
+            while ready < len(requests) and missing[ready] == 0:
+                image_id, n_faces = requests[ready]
+                yield faces.pop(ready) if n_faces else self.generate(image_id, 0, seed)
+                ready += 1
+
+        for start in range(0, len(wanted), batch_size):
+            yield from finished()  # written while the next batch samples
+            chunk = wanted[start : start + batch_size]
+            sampled = self._sample([face_seed(seed, requests[slot][0], index) for slot, index in chunk])
+            for (slot, index), face in zip(chunk, sampled):
+                if slot not in faces:
+                    faces[slot] = np.empty((requests[slot][1], *face.shape), face.dtype)
+                faces[slot][index] = face
+                missing[slot] -= 1
+        yield from finished()
+
+    def _sample(self, seeds):
+        """One (len(seeds), S, S, 3) uint8 batch from one pipeline call, face k from seed k."""
+        import torch
+
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
         with torch.inference_mode():
             images = self.pipeline(
-                batch_size=n_faces, generator=generators, num_inference_steps=self.steps, eta=0.0, output_type="np"
+                batch_size=len(seeds), generator=generators, num_inference_steps=self.steps, eta=0.0,
+                output_type="np",
             ).images
         return np.clip(np.rint(images * 255), 0, 255).astype(np.uint8)
 
 
-class DonorFaceGenerator:
+class DonorFaceGenerator(FaceGenerator):
     name = "donor"
 
     def __init__(self, folder, size=DONOR_SIZE):
@@ -87,7 +150,7 @@ class DonorFaceGenerator:
         return faces
 
 
-class NoFaceGenerator:
+class NoFaceGenerator(FaceGenerator):
     name = "none"
     model_info = None
 

@@ -1,9 +1,15 @@
-"""The language stage: action (w1) and scene (w2) words of each image's caption."""
+"""The language stage: action (w1) and scene (w2) words of each image's caption.
+
+Captions are read ahead and records written behind in other threads while
+the analysis (BERT, or spaCy) runs (``pipeline``).
+"""
 
 from ..artifacts import provenance, read_json, write_json
+from ..pipeline import BackgroundWriter, batches, prefetched
 from ..stages import STAGE_VERSIONS
 
 SCHEMA_VERSION = 1
+READ_AHEAD = 8  # captions read per chunk by the prefetching threads
 
 
 def language_record(caption, analysis, params):
@@ -29,12 +35,17 @@ def language_record(caption, analysis, params):
 def run_language_shard(items, analyse, params):
     """``analyse(caption text) -> dict with w1, w2, evidence, reason``; items: caption_json, json."""
     counts = {"images": 0, "w1": 0, "w2": 0}
-    for item in items:
-        caption = read_json(item["caption_json"])
-        analysis = analyse(caption["caption"] or "") if caption["status"] == "ok" else None
-        record = language_record(caption, analysis, params)
-        write_json(item["json"], record)
-        counts["images"] += 1
-        counts["w1"] += len(record["w1"])
-        counts["w2"] += len(record["w2"])
+    with BackgroundWriter() as writer:
+        for chunk, captions in prefetched(batches(items, READ_AHEAD), read_captions):
+            for item, caption in zip(chunk, captions):
+                analysis = analyse(caption["caption"] or "") if caption["status"] == "ok" else None
+                record = language_record(caption, analysis, params)
+                writer.submit(write_json, item["json"], record)
+                counts["images"] += 1
+                counts["w1"] += len(record["w1"])
+                counts["w2"] += len(record["w2"])
     return counts
+
+
+def read_captions(items):
+    return [read_json(item["caption_json"]) for item in items]

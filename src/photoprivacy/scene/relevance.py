@@ -112,15 +112,37 @@ def rollout(attentions, gradients):
 def relevance_grid(model, pixel_values, class_index=None):
     """Relevance of each patch for ``class_index`` (top class when None) on the patch grid.
 
-    ``pixel_values`` is a (1, 3, H, W) tensor. Gradients come from
-    ``torch.autograd.grad`` on the attention maps only, so no parameter
-    ``.grad`` is written; the input is a detached copy that requires grad so
-    a graph exists even for a frozen model. The model runs in eval mode; its
-    training flag and fused_attn flags are restored on return.
+    ``pixel_values`` is a (1, 3, H, W) tensor; see ``relevance_grids``.
     Returns ``(grid float32 (gh, gw), class_index, logits (num_classes,))``.
     """
     if pixel_values.ndim != 4 or pixel_values.shape[0] != 1:
         raise ValueError(f"expected pixel values of shape (1, 3, H, W), got {tuple(pixel_values.shape)}")
+    grids, class_indices, logits = relevance_grids(model, pixel_values, None if class_index is None else [class_index])
+    return grids[0], class_indices[0], logits[0]
+
+
+def relevance_grids(model, pixel_values, class_indices=None):
+    """``relevance_grid`` of each image of a (batch, 3, H, W) tensor, from one forward and one
+    backward pass.
+
+    Images in a batch do not interact in an eval-mode ViT (no batch statistics,
+    dropout off), so the gradient of the sum of every image's chosen logit
+    with respect to its own attention maps is the gradient of that image's
+    logit alone; the rollout then runs per image. The maps equal one-image
+    passes up to float rounding of the batched matrix products.
+
+    ``class_indices``: one per image, or None for each image's top class.
+    Gradients come from ``torch.autograd.grad`` on the attention maps only,
+    so no parameter ``.grad`` is written; the input is a detached copy that
+    requires grad so a graph exists even for a frozen model. The model runs
+    in eval mode; its training flag and fused_attn flags are restored on return.
+    Returns ``(grids float32 (batch, gh, gw), class indices [int], logits float32 (batch, num_classes))``.
+    """
+    if pixel_values.ndim != 4 or pixel_values.shape[0] < 1:
+        raise ValueError(f"expected pixel values of shape (batch, 3, H, W), got {tuple(pixel_values.shape)}")
+    batch = pixel_values.shape[0]
+    if class_indices is not None and len(class_indices) != batch:
+        raise ValueError(f"{len(class_indices)} class indices for {batch} images")
     attention_modules = _attention_modules(model)
     fused_before = [m.fused_attn for m in attention_modules]
     was_training = model.training
@@ -133,18 +155,22 @@ def relevance_grid(model, pixel_values, class_index=None):
             parameter = next(model.parameters())
             inputs = pixel_values.detach().to(parameter.device, parameter.dtype).clone().requires_grad_(True)
             logits, attentions = _forward_capturing_attention(model, inputs, attention_modules)
-            if class_index is None:
-                class_index = int(logits[0].argmax())
-            gradients = torch.autograd.grad(logits[0, class_index], attentions)
+            if class_indices is None:
+                class_indices = logits.argmax(dim=1).tolist()
+            class_indices = [int(index) for index in class_indices]
+            chosen = logits[torch.arange(batch, device=logits.device), class_indices]
+            gradients = torch.autograd.grad(chosen.sum(), attentions)
         with torch.no_grad():
-            relevance = rollout([a[0] for a in attentions], [g[0] for g in gradients])
+            relevance = torch.stack([
+                rollout([a[image] for a in attentions], [g[image] for g in gradients]) for image in range(batch)
+            ])
     finally:
         for module, fused in zip(attention_modules, fused_before):
             module.fused_attn = fused
         model.train(was_training)
-    cls_row = relevance[0, model.num_prefix_tokens:]
-    grid = cls_row.reshape(patch_grid(model)).float().cpu().numpy()
-    return grid, int(class_index), logits[0].detach().float().cpu().numpy()
+    cls_rows = relevance[:, 0, model.num_prefix_tokens:]
+    grids = cls_rows.reshape(batch, *patch_grid(model)).float().cpu().numpy()
+    return grids, class_indices, logits.detach().float().cpu().numpy()
 
 
 def upsample_and_normalise(grid, height, width):
