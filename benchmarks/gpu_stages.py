@@ -25,7 +25,6 @@ stage time also holds CenterFace, dlib and the image metrics on the CPU.
 import argparse
 import functools
 import gc
-import inspect
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,13 +210,14 @@ class Bench:
         model_dir = self.model_dir("scene_classifier")
         (model, labels), load = self.loaded(lambda: load_scene_classifier(model_dir, device=self.device))
         model_info = model_summary(verify_manifest(model_dir))
-        batch_size = script_batch_size(run_scene_shard)
+        batch_size = self.args.batch_size
         inputs = [torch.cat([preprocess_scene(image) for image in batch]).to(self.device)
                   for batch in self.batches(self.images, batch_size)]
         forward = self.forward_seconds(model, inputs)
         items = self.items("scene")
         params = {"top_k": self.config["scene"]["top_k"]}
-        seconds = self.clock(lambda: run_scene_shard(items, model, labels, params, model_info, self.max_pixels))
+        seconds = self.clock(lambda: run_scene_shard(items, model, labels, params, model_info, self.max_pixels,
+                                                     batch_size))
         return Row("scene", "image", len(items), load, seconds, forward,
                    f"batch {batch_size}; the stage adds a backward pass (relevance)")
 
@@ -235,14 +235,14 @@ class Bench:
             faces = [{"face": 0, "person": 0, "box_xyxy": [0, 0, 64, 64], "score": 0.9}] if index < n_faces else []
             write_json(item["faces_json"], {"faces": faces})
         # The bare pass samples faces in the stage's batches (one face per image here).
-        batch_size = script_batch_size(run_fakes_shard)
+        batch_size = self.args.batch_size
         unet, scheduler = generator.pipeline.unet, generator.pipeline.scheduler
         scheduler.set_timesteps(self.args.steps)
         timesteps = scheduler.timesteps.to(self.device)
         noise = [torch.randn(len(batch), unet.config.in_channels, generator.size, generator.size, device=self.device)
                  for batch in self.batches(range(n_faces), batch_size)]
         forward = self.forward_seconds(lambda sample: [unet(sample, t) for t in timesteps], noise)
-        seconds = self.clock(lambda: run_fakes_shard(items, lambda: generator, self.config["seed"]))
+        seconds = self.clock(lambda: run_fakes_shard(items, lambda: generator, self.config["seed"], batch_size))
         return Row("fakes", "face", n_faces, load, seconds, forward,
                    f"batch {batch_size}, {self.args.steps} DDIM steps, {len(items) - n_faces} images without a face")
 
@@ -286,13 +286,6 @@ class Bench:
                                                         self.max_pixels))
         return Row("evaluate", "image", len(items), load_seconds, seconds, forward,
                    "DETR + captioner; CenterFace, dlib, metrics on the CPU")
-
-
-def script_batch_size(function):
-    """The batch size a shard function runs with when its script passes none, as scripts/scene.py
-    and scripts/fakes.py call theirs: its ``batch_size`` default, or 1 (one image at a time)."""
-    parameter = inspect.signature(function).parameters.get("batch_size")
-    return 1 if parameter is None else parameter.default
 
 
 def protected_inputs(item, image):

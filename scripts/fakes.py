@@ -31,6 +31,6 @@ def load_generator():
     )
 
 
-counts = run_fakes_shard(items, load_generator, stage["seed"])
+counts = run_fakes_shard(items, load_generator, stage["seed"], snakemake.config["execution"]["batch_size"])
 log.info("shard done (generator %s): %s", stage["generator"], counts)
 write_shard_index(snakemake.output.index, items, snakemake.output.keys())

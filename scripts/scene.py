@@ -18,6 +18,6 @@ model_dir = Path(snakemake.input.model).parent
 model_info = model_summary(verify_manifest(model_dir))
 model, labels = load_scene_classifier(model_dir, device=pick_device(snakemake.config["execution"]["device"]))
 counts = run_scene_shard(items, model, labels, snakemake.params.stage, model_info,
-                         snakemake.params.max_image_pixels)
+                         snakemake.params.max_image_pixels, snakemake.params.stage["batch_size"])
 log.info("shard done: %s", counts)
 write_shard_index(snakemake.output.index, items, snakemake.output.keys())

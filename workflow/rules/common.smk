@@ -288,7 +288,9 @@ def scene_model_input():
 
 
 def scene_params():
-    params = {"version": STAGE_VERSIONS["scene"], "top_k": config["scene"]["top_k"]}
+    # A batch shares one backward pass: maps agree with one-image passes to about 1e-6.
+    params = {"version": STAGE_VERSIONS["scene"], "top_k": config["scene"]["top_k"],
+              "batch_size": config["execution"]["batch_size"]}
     if config["scene"]["train_images"]:
         params["trained"] = {"images": config["scene"]["train_images"], **train_scene_params()}
     else:
