@@ -209,7 +209,9 @@ def fakes_params(cfg):
     settings = cfg["fakes"]
     params = {"version": STAGE_VERSIONS["fakes"], "generator": settings["generator"], "seed": cfg["seed"]}
     if settings["generator"] == "diffusion":
-        params.update(model=model_params("face_generator"), steps=settings["steps"])
+        # faces share UNet calls in batches, whose rounding differs by a level at most
+        params.update(model=model_params("face_generator"), steps=settings["steps"],
+                      batch_size=cfg["execution"]["batch_size"])
     elif settings["generator"] == "donor":
         params["donor_folder"] = settings["donor_folder"]
     return params
