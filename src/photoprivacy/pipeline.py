@@ -41,6 +41,18 @@ def batches(items, size):
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+def decoded_batches(items, batch_size, decode, counts):
+    """Yield ``(decoded, rejected)`` for each batch of ``items``, decoded ahead by
+    ``decode`` (a batch -> (decoded, rejected) function, e.g. ``images.decode_batch``).
+    Each rejected item is logged and counted in ``counts["rejected"]``; the caller
+    writes its records."""
+    for _, (decoded, rejected) in prefetched(batches(items, batch_size), decode):
+        for item, reason in rejected:
+            log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
+            counts["rejected"] += 1
+        yield decoded, rejected
+
+
 def prefetched(chunks, prepare, workers=None, ahead=None):
     """Yield ``(chunk, prepare(chunk))`` for every chunk, in order.
 

@@ -5,19 +5,17 @@ the captioner runs (``pipeline``).
 """
 
 import functools
-import logging
 import time
 
 import numpy as np
 
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
-from ..pipeline import BackgroundWriter, batches, prefetched
+from ..pipeline import BackgroundWriter, decoded_batches
 from ..stages import STAGE_VERSIONS
 from .word_attention import caption_with_word_maps
 
 SCHEMA_VERSION = 1
-log = logging.getLogger(__name__)
 
 
 def caption_record(image_id, prov, result=None, grid=None, reason=None):
@@ -48,10 +46,8 @@ def run_caption_shard(items, captioner, params, batch_size, max_pixels):
     stats = {"images": 0, "rejected": 0, "model_seconds": 0.0}
     decode = functools.partial(decode_batch, max_pixels=max_pixels)
     with BackgroundWriter() as writer:
-        for _, (decoded, rejected) in prefetched(batches(items, batch_size), decode):
+        for decoded, rejected in decoded_batches(items, batch_size, decode, stats):
             for item, reason in rejected:
-                log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
-                stats["rejected"] += 1
                 writer.submit(write_json, item["json"], caption_record(item["id"], prov, reason=reason))
                 writer.submit(write_npz, item["npz"], maps=np.zeros((0, *captioner.grid), np.float32))
             if not decoded:

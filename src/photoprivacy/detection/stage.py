@@ -8,18 +8,16 @@ detector runs (``pipeline``).
 """
 
 import functools
-import logging
 import time
 
 import numpy as np
 
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
-from ..pipeline import BackgroundWriter, batches, prefetched
+from ..pipeline import BackgroundWriter, decoded_batches
 from ..stages import STAGE_VERSIONS
 
 SCHEMA_VERSION = 1
-log = logging.getLogger(__name__)
 
 
 def detection_record(image_id, source, detector_name, has_attention, prov, image=None, result=None, reason=None):
@@ -60,10 +58,8 @@ def run_detect_shard(items, detector, params, batch_size, max_pixels):
     stats = {"images": 0, "rejected": 0, "detections": 0, "model_seconds": 0.0}
     decode = functools.partial(decode_batch, max_pixels=max_pixels)
     with BackgroundWriter() as writer:
-        for _, (decoded, rejected) in prefetched(batches(items, batch_size), decode):
+        for decoded, rejected in decoded_batches(items, batch_size, decode, stats):
             for item, reason in rejected:
-                log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
-                stats["rejected"] += 1
                 writer.submit(write_json, item["json"], detection_record(
                     item["id"], item["source"], detector.name, detector.has_attention, prov, reason=reason))
                 writer.submit(write_npz, item["npz"], **attention_arrays())

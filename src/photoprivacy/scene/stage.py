@@ -6,20 +6,18 @@ preprocessed, and the last ones written, in other threads (``pipeline``).
 """
 
 import functools
-import logging
 
 import numpy as np
 import torch
 
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
-from ..pipeline import BackgroundWriter, batches, prefetched
+from ..pipeline import BackgroundWriter, decoded_batches
 from ..stages import STAGE_VERSIONS
 from .classifier import top_predictions
 from .relevance import preprocess_scene, relevance_grids
 
 SCHEMA_VERSION = 1
-log = logging.getLogger(__name__)
 
 
 def scene_record(image_id, prov, reason=None, label=None, index=None, top_k=(), note=None):
@@ -53,12 +51,10 @@ def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_
     counts = {"images": 0, "rejected": 0}
     prepare = functools.partial(scene_inputs, max_pixels=max_pixels)
     with BackgroundWriter() as writer:
-        for _, (decoded, rejected) in prefetched(batches(items, batch_size), prepare):
+        for decoded, rejected in decoded_batches(items, batch_size, prepare, counts):
             for item, reason in rejected:
-                log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
                 writer.submit(write_json, item["json"], scene_record(item["id"], prov, reason=reason))
                 writer.submit(write_npz, item["npz"], relevance=np.zeros((0, 0), np.float32))
-                counts["rejected"] += 1
             if not decoded:
                 continue
             # The relevance pass's forward also gives the logits: no second forward for the label.
