@@ -11,7 +11,6 @@ from snakemake.utils import validate
 
 from photoprivacy import samples, sweeps
 from photoprivacy.errors import ConfigError
-from photoprivacy.shard_index import write_image_index
 from photoprivacy.stages import STAGE_VERSIONS
 
 

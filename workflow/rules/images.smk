@@ -17,6 +17,9 @@ for shard in SHARDS:
         params:
             images=[IMAGE_ITEMS[image_id] for image_id in SHARDS[shard]],
         localrule: True
-        run:
-            write_image_index(output.index, params.images)
-            Path(log[0]).write_text(f"{len(params.images)} images listed\n")
+        conda:
+            "../../envs/models.yaml"
+        script:
+            # a script, not `run:`: Snakemake runs `run:` jobs in a new process that
+            # parses the whole workflow again (seconds per job with 100,000 photos)
+            "../../scripts/list_images.py"
