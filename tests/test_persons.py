@@ -18,7 +18,7 @@ from photoprivacy.persons.stage import score_persons
 
 def majors(attention, distances, rule):
     _, _, finals = rank_persons(attention, distances, rule)
-    return select_majors(finals, major_count(len(distances)))
+    return select_majors(finals, major_count(len(distances)), rule)
 
 
 def test_attention_score_global_and_column_scaling():
@@ -72,7 +72,7 @@ def test_no_person_and_one_person(rule):
 def test_two_persons_attention_tie_is_broken_by_distance_only_when_corrected():
     # Attention ranks [1, 1]; closeness ranks [1, 2] (person 1 is closer).
     assert majors([5, 5], [100.0, 20.0], "corrected") == [1]  # finals 1.0, 1.3
-    assert majors([5, 5], [100.0, 20.0], "notebook") == [0]  # finals 1.0, 1.0: earlier detection
+    assert majors([5, 5], [100.0, 20.0], "notebook") == [1]  # finals 1.0, 1.0: the notebook takes the later
 
 
 def test_three_persons():
@@ -86,8 +86,8 @@ def test_five_persons_with_attention_ties():
     distances = [50.0, 5.0, 40.0, 1.0, 500.0]  # closeness ranks [2, 4, 3, 5, 1]
     # Corrected finals: 1.3, 1.9, 1.6, 2.2, 1.7 -> two majors: persons 3 and 1.
     assert majors(attention, distances, "corrected") == [1, 3]
-    # Notebook finals: 1, 1, 1, 1, 2 -> person 4, then the earliest of the tie.
-    assert majors(attention, distances, "notebook") == [0, 4]
+    # Notebook finals: 1, 1, 1, 1, 2 -> person 4, then the latest of the four tied at the cut-off.
+    assert majors(attention, distances, "notebook") == [3, 4]
 
 
 def test_ten_persons_at_equal_distances():
@@ -101,7 +101,30 @@ def test_eleven_persons_get_one_major():
     attention = [2] * 11
     distances = [100.0 - 5 * i for i in range(11)]  # the last person is the closest
     assert majors(attention, distances, "corrected") == [10]
-    assert majors(attention, distances, "notebook") == [0]
+    assert majors(attention, distances, "notebook") == [10]  # all tie: the last detection
+
+
+@pytest.mark.parametrize(
+    ("finals", "n_majors", "corrected", "notebook"),
+    [
+        # One tie at the cut-off: the places above it are not ties and stay.
+        ([3.0, 2.0, 2.0, 1.0], 2, [0, 1], [0, 2]),
+        # Several tie groups, the cut-off inside the lower one.
+        ([2.0, 3.0, 2.0, 3.0, 2.0, 1.0], 3, [0, 1, 3], [1, 3, 4]),
+        # Ties above the cut-off are all taken whatever the rule.
+        ([5.0, 5.0, 1.0, 4.0, 4.0, 4.0, 0.5, 0.5], 3, [0, 1, 3], [0, 1, 5]),
+        # Float noise does not split a tie (0.7 * 3 + 0.3 * 1 vs 0.7 * 1 + 0.3 * 3 + 0.8).
+        ([0.7 * 3 + 0.3 * 1, 0.7 * 1 + 0.3 * 3 + 0.8], 1, [0], [1]),
+    ],
+)
+def test_ties_at_the_cut_off(finals, n_majors, corrected, notebook):
+    assert select_majors(finals, n_majors, "corrected") == corrected
+    assert select_majors(finals, n_majors, "notebook") == notebook
+
+
+def test_select_majors_rejects_an_unknown_rule():
+    with pytest.raises(ValueError, match="unknown scoring rule 'nb'"):
+        select_majors([1.0], 1, "nb")
 
 
 def test_weights_are_configurable():

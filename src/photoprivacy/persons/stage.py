@@ -41,7 +41,7 @@ def score_persons(detection, attention, params):
     attention_ranks, distance_ranks, finals = rank_persons(attention_scores, distances, params["rule"], weights)
     limits = params["majors"]
     n_majors = major_count(len(people), limits["fraction"], limits["min_persons"], limits["max_persons"])
-    majors = set(select_majors(finals, n_majors))
+    majors = set(select_majors(finals, n_majors, params["rule"]))
     record["scoring"] = {
         "rule": params["rule"] if use_attention else "distance_only",
         "attention_available": use_attention,
