@@ -104,7 +104,7 @@ def test_scenario1_mask_and_resized_output(tmp_path):
     mask[10:40, 10:30] = True
     hidden = original.copy()
     hidden[mask] = 0
-    protected = cv2.resize(hidden, (40, 30), interpolation=cv2.INTER_AREA)  # render.scenario1.resize
+    protected = cv2.resize(hidden, (40, 30), interpolation=cv2.INTER_AREA)  # an output of another size
     item = fixture_files(tmp_path, original, protected, {"status": "ok", "reason": None, "regions": []})
     np.savez(tmp_path / "masks.npz", persons=mask, objects=np.zeros_like(mask))
     item["masks_npz"] = str(tmp_path / "masks.npz")

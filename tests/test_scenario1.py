@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from photoprivacy.evaluate.stage import protected_masks
 from photoprivacy.masks.components import caption_word_indices, words_mask
 from photoprivacy.masks.stage import build_masks
 from photoprivacy.relations.stage import relations_record
@@ -137,3 +138,30 @@ def test_render_empty_union_and_the_336_quirk():
     masks, record = masks_for(detection([MAN]))
     out, _, warnings = render_scenario1(image, masks, record, dict(RENDER, resize=336), "x")
     assert out.shape == (336, 336, 3) and "336x336" in warnings[-1]
+
+
+def test_336_quirk_works_at_336(tmp_path):
+    """The original resized photo and masks to 336 first: a fixed block size is twice as coarse on a
+    672 px photo. Columns repeat 0, 0, 10, 10, ..., 70, 70 at 672 px, so 0, 10, ..., 70 at 336."""
+    column = (np.arange(672) // 2 % 8 * 10).astype(np.uint8)
+    image = np.repeat(np.broadcast_to(column, (672, 672))[:, :, None], 3, axis=2).copy()
+    quarter = np.zeros((672, 672), bool)
+    quarter[:336, :336] = True
+    masks = {"persons": quarter}
+    record = {"components": {"persons": {"source": "detect", "note": None}}}
+    params = dict(RENDER, components=["persons"], method="pixelate", block_size=8, resize=336,
+                  strength=dict(RENDER["strength"], mode="original"))
+    out, regions, warnings = render_scenario1(image, masks, record, params, "x")
+    expected = np.repeat(np.broadcast_to(np.arange(336) % 8 * 10, (336, 336))[:, :, None], 3, axis=2).copy()
+    expected[:168, :168] = 35  # the mean of 0, 10, ..., 70 in every 8 px block of the masked quarter
+    np.testing.assert_array_equal(out, expected)
+    assert regions[0]["pixels"] == 168 * 168 and "worked at 336x336" in warnings[0]
+    # At full resolution the same 8 px blocks average 0, 0, 10, 10, ... 30, 30 or 40, 40, ... 70, 70.
+    full, _, _ = render_scenario1(image, masks, record, dict(params, resize=None), "x")
+    assert full.shape == image.shape
+    np.testing.assert_array_equal(full[0, :336, 0], np.tile(np.repeat([15, 55], 8), 21))
+    np.testing.assert_array_equal(full[336:], image[336:])
+    # The evaluation measures on the same 336 px mask the renderer used.
+    np.savez(tmp_path / "masks.npz", **masks)
+    obfuscated, protected = protected_masks("scenario1", image.shape, None, tmp_path / "masks.npz", params)
+    assert obfuscated.shape == (336, 336) and obfuscated.sum() == 168 * 168 and obfuscated[:168, :168].all()

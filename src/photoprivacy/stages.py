@@ -16,7 +16,7 @@ STAGE_VERSIONS = {
     "relations": 1,
     "scene": 1,
     "masks": 1,
-    "render_scenario1": 2,
-    "evaluate": 2,
+    "render_scenario1": 3,  # 3: resize works at that size (masks, obfuscation, output)
+    "evaluate": 3,  # 3: scenario 1 masks at the renderer's working size
     "figures": 1,
 }

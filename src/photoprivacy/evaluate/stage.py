@@ -24,6 +24,7 @@ from ..errors import ImageRejected
 from ..images import load_rgb
 from ..pipeline import batches, prefetched
 from ..render.masking import clean, union
+from ..render.scenario1 import at_work_size
 from . import metrics
 from .identity import identity_check
 from .tables import ROW_COLUMNS
@@ -42,10 +43,11 @@ class Evaluators:
 
 
 def protected_masks(scenario, shape, decisions, masks_npz=None, params=None):
-    """(obfuscated, protected) boolean masks of the rendered photo's pixels, before any resize."""
+    """(obfuscated, protected) boolean masks of the pixels the renderer worked on."""
     if scenario == "scenario1":
         with np.load(masks_npz) as arrays:
             masks = {name: arrays[name] for name in arrays.files}
+        _, masks = at_work_size(None, masks, params.get("resize"))
         cleaned = clean(union(masks, params["components"]), params["clean_kernel"])
         return cleaned, cleaned
     regions = [r for r in decisions["regions"] if r["region"] is not None and r["method"] is not None]

@@ -4,7 +4,10 @@ The union is cleaned (one erosion, one dilation), feathered, and the chosen
 method's result is blended in through it: by default each connected component
 at the strength its size needs (render/strength.py), with ``strength.mode:
 original`` one pass of the original's fixed sizes over the whole union. The output keeps the original
-resolution; ``resize`` reproduces the original's 336 x 336 output (a quirk).
+resolution. ``resize: 336`` reproduces the original's quirk: the photo and its
+masks are resized to 336 x 336 first, so cleaning, obfuscation (patch sizes,
+blur kernel) and the output all work at 336, which makes fixed sizes
+relatively much stronger on a large photo.
 """
 
 import cv2
@@ -28,8 +31,24 @@ def method_strength(params):
     return params["noise_sigma"]
 
 
+def at_work_size(image, masks, size):
+    """The photo (area-averaged) and its masks (nearest) at ``size`` x ``size``; unchanged when size is None.
+
+    Masks are resampled as masks, not re-thresholded, so a region keeps its
+    shape up to one pixel of the smaller grid.
+    """
+    if not size:
+        return image, masks
+    small = None if image is None else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return small, {
+        name: cv2.resize(mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
+        for name, mask in masks.items()
+    }
+
+
 def render_scenario1(image, masks, record, params, image_id):
     """Return (protected image, regions, warnings)."""
+    image, masks = at_work_size(image, masks, params["resize"])
     enabled = params["components"]
     cleaned = clean(union(masks, enabled), params["clean_kernel"])
     alpha = feather(cleaned, params["feather_sigma"])
@@ -50,8 +69,7 @@ def render_scenario1(image, masks, record, params, image_id):
         warnings.append("nothing to hide: the enabled mask components are empty")
     if params["resize"]:
         size = params["resize"]
-        out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
-        warnings.append(f"output resized to {size}x{size} (the original method's quirk)")
+        warnings.append(f"worked at {size}x{size} and written at that size (the original method's quirk)")
     return out, regions, warnings
 
 
