@@ -56,7 +56,8 @@ def test_words_mask_thresholds_each_word_map():
     assert not empty.any() and "no such words" in note
 
 
-PARAMS = {"object_predicates": ["nearest", "action_object"], "word_threshold": 0.5, "scene_threshold": 0.5}
+PARAMS = {"object_predicates": ["nearest", "action_object"], "word_threshold": 0.5, "word_upsampling": "bilinear",
+          "scene_threshold": 0.5}
 
 
 def masks_for(det, w1=(), w2=(), grid=None, scene_status="ok"):

@@ -4,7 +4,8 @@
 - ``objects``: the boxes of objects related to a person (relations edges
   whose predicate is in ``object_predicates``; the original used the nearest).
 - ``w1`` / ``w2``: the caption's attention maps of the action / scene words,
-  upsampled (bilinear), min-max normalised and thresholded.
+  upsampled (bilinear, or the original's Gaussian pyramid), min-max
+  normalised and thresholded.
 - ``scene``: the scene classifier's relevance map, upsampled, normalised, thresholded.
 
 Each builder returns (mask, note): a note says why a mask is empty.
@@ -15,7 +16,7 @@ import re
 import numpy as np
 
 from ..render.regions import box_to_region
-from ..scene.relevance import upsample_and_normalise
+from .heatmaps import upsample_and_normalise
 
 COMPONENTS = ("persons", "objects", "w1", "w2", "scene")
 
@@ -30,9 +31,9 @@ def boxes_mask(boxes, height, width):
     return mask
 
 
-def heat_mask(grid, height, width, threshold):
-    """Grid -> (mask, note): upsampled, normalised to [0, 1], above ``threshold``."""
-    heat, reason = upsample_and_normalise(grid, height, width)
+def heat_mask(grid, height, width, threshold, upsampling="bilinear"):
+    """Grid -> (mask, note): upsampled (``heatmaps.UPSAMPLINGS``), normalised to [0, 1], above ``threshold``."""
+    heat, reason = upsample_and_normalise(grid, height, width, upsampling)
     if reason:
         return np.zeros((height, width), bool), reason
     return heat > threshold, None
@@ -48,7 +49,7 @@ def caption_word_indices(word, caption_words):
     return [i for i, w in enumerate(caption_words) if _normalise(w) in parts and _normalise(w)]
 
 
-def words_mask(words, caption_words, word_maps, height, width, threshold):
+def words_mask(words, caption_words, word_maps, height, width, threshold, upsampling="bilinear"):
     """Union of the thresholded attention maps of ``words``; (mask, note)."""
     if not words:
         return np.zeros((height, width), bool), "no such words in the caption analysis"
@@ -57,7 +58,7 @@ def words_mask(words, caption_words, word_maps, height, width, threshold):
         return np.zeros((height, width), bool), f"words {list(words)} not found among the caption words"
     mask, notes = np.zeros((height, width), bool), []
     for index in indices:
-        part, note = heat_mask(word_maps[index], height, width, threshold)
+        part, note = heat_mask(word_maps[index], height, width, threshold, upsampling)
         mask |= part
         if note:
             notes.append(f"{caption_words[index]}: {note}")

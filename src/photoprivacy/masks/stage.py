@@ -36,7 +36,8 @@ def build_masks(detection, relations, caption, word_maps, language, scene, relev
     masks["objects"], sources["objects"] = boxes_mask(object_boxes, height, width), (
         {"objects": object_indices}, None if object_indices else "no related object")
     for name, words in (("w1", w1), ("w2", w2)):
-        mask, note = words_mask(words, caption_words, word_maps, height, width, params["word_threshold"])
+        mask, note = words_mask(words, caption_words, word_maps, height, width, params["word_threshold"],
+                                params["word_upsampling"])
         masks[name], sources[name] = mask, ({"words": words}, note)
     if scene.get("status", "ok") == "ok" and relevance_grid.size:
         masks["scene"], note = heat_mask(relevance_grid, height, width, params["scene_threshold"])
