@@ -204,20 +204,22 @@ class Bench:
     def scene(self):
         from photoprivacy.models.store import model_summary, verify_manifest
         from photoprivacy.scene.classifier import load_scene_classifier
-        from photoprivacy.scene.relevance import preprocess_scene
+        from photoprivacy.scene.relevance import preprocess_scene, scene_preprocessing
         from photoprivacy.scene.stage import run_scene_shard
 
         model_dir = self.model_dir("scene_classifier")
         (model, labels), load = self.loaded(lambda: load_scene_classifier(model_dir, device=self.device))
         model_info = model_summary(verify_manifest(model_dir))
         batch_size = self.args.batch_size
-        inputs = [torch.cat([preprocess_scene(image) for image in batch]).to(self.device)
+        # As scripts/scene.py; "model" is config.yaml's default.
+        preprocessing = scene_preprocessing(model, self.config["scene"]["preprocessing"])
+        inputs = [torch.cat([preprocess_scene(image, preprocessing) for image in batch]).to(self.device)
                   for batch in self.batches(self.images, batch_size)]
         forward = self.forward_seconds(model, inputs)
         items = self.items("scene")
-        params = {"top_k": self.config["scene"]["top_k"]}
+        params = {key: self.config["scene"][key] for key in ("top_k", "relevance")}
         seconds = self.clock(lambda: run_scene_shard(items, model, labels, params, model_info, self.max_pixels,
-                                                     batch_size))
+                                                     batch_size, preprocessing=preprocessing))
         return Row("scene", "image", len(items), load, seconds, forward,
                    f"batch {batch_size}; the stage adds a backward pass (relevance)")
 

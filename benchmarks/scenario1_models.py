@@ -49,7 +49,7 @@ def main():
     from photoprivacy.caption.word_attention import encode, generate, preprocess
     from photoprivacy.images import load_rgb
     from photoprivacy.scene.classifier import load_scene_classifier
-    from photoprivacy.scene.relevance import preprocess_scene, relevance_grid
+    from photoprivacy.scene.relevance import preprocess_scene, relevance_grid, scene_preprocessing
 
     torch.set_num_threads(2)  # as the rules' threads
     images = [load_rgb(p) for p in photos]
@@ -62,7 +62,8 @@ def main():
 
     caption_bare = timed(caption_forward)
     model, _ = load_scene_classifier(workdir / scene_dir)
-    inputs = [preprocess_scene(image) for image in images]
+    preprocessing = scene_preprocessing(model, "model")  # as the scene rule with config.yaml's default
+    inputs = [preprocess_scene(image, preprocessing) for image in images]
 
     def scene_forward():
         with torch.inference_mode():

@@ -238,10 +238,18 @@ class Bench:
         run_language_shard(items, analyse, {"method": "bert_attention", **bert})
 
     def scene(self, items):
+        import inspect
+
         from photoprivacy.scene.stage import run_scene_shard
 
+        keywords = self.keyword_if_accepted(run_scene_shard, "batch_size")
+        if "preprocessing" in inspect.signature(run_scene_shard).parameters:  # as scripts/scene.py
+            from photoprivacy.scene.relevance import scene_preprocessing
+
+            mode = self.config["scene"].get("preprocessing", "model")  # config.yaml's default
+            keywords["preprocessing"] = scene_preprocessing(self.scene_model, mode)
         run_scene_shard(items, self.scene_model, self.scene_labels, self.config["scene"], self.scene_info,
-                        self.max_pixels, **self.keyword_if_accepted(run_scene_shard, "batch_size"))
+                        self.max_pixels, **keywords)
 
     def fakes(self, items):
         from photoprivacy.faces.stage import run_fakes_shard

@@ -49,12 +49,13 @@ def bare_forward_seconds(workdir, size, photos, protected, batch_size):
     from photoprivacy.detection.detr import DetrDetector, preprocess
     from photoprivacy.faces.detectors import CenterFaceDetector
     from photoprivacy.scene.classifier import load_scene_classifier
-    from photoprivacy.scene.relevance import preprocess_scene
+    from photoprivacy.scene.relevance import preprocess_scene, scene_preprocessing
 
     models = workdir / "resources" / "models" / "offline"
     detr = DetrDetector(models / f"detr-{size}")
     captioner = load_captioner(models / f"captioner_blip-{size}", "blip")
     scene, _ = load_scene_classifier(models / f"scene_classifier-{size}")
+    scene_input = scene_preprocessing(scene, "model")  # as the scene rule with config.yaml's default
     faces = CenterFaceDetector(0.5, 2560)
 
     def detr_forward(images):
@@ -62,7 +63,7 @@ def bare_forward_seconds(workdir, size, photos, protected, batch_size):
 
     def scene_forward(images):
         with torch.inference_mode():
-            scene(torch.cat([preprocess_scene(image) for image in images]))
+            scene(torch.cat([preprocess_scene(image, scene_input) for image in images]))
 
     def face_calls(images):
         for image in images:

@@ -8,6 +8,7 @@ from photoprivacy.devices import pick_device
 from photoprivacy.joblog import log_to_file
 from photoprivacy.models.store import model_summary, verify_manifest
 from photoprivacy.scene.classifier import load_scene_classifier
+from photoprivacy.scene.relevance import scene_preprocessing
 from photoprivacy.scene.stage import run_scene_shard
 from photoprivacy.shard_index import shard_items, write_shard_index
 
@@ -17,7 +18,11 @@ torch.set_num_threads(snakemake.threads)
 model_dir = Path(snakemake.input.model).parent
 model_info = model_summary(verify_manifest(model_dir))
 model, labels = load_scene_classifier(model_dir, device=pick_device(snakemake.config["execution"]["device"]))
+mode = snakemake.params.stage["preprocessing"]
+preprocessing = scene_preprocessing(model, mode)
+log.info("preprocessing '%s' (squash resize, no crop): %s", mode, preprocessing)
 counts = run_scene_shard(items, model, labels, snakemake.params.stage, model_info,
-                         snakemake.params.max_image_pixels, snakemake.params.stage["batch_size"])
+                         snakemake.params.max_image_pixels, snakemake.params.stage["batch_size"],
+                         preprocessing=preprocessing)
 log.info("shard done: %s", counts)
 write_shard_index(snakemake.output.index, items, snakemake.output.keys())

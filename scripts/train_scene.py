@@ -16,10 +16,11 @@ out_dir = Path(snakemake.output.manifest).parent
 stats = train_scene_classifier(
     snakemake.input.images, Path(snakemake.input.base).parent, out_dir, steps=stage["steps"],
     batch_size=stage["batch_size"], lr=stage["learning_rate"], seed=stage["seed"],
-    device=pick_device(snakemake.config["execution"]["device"]),
+    device=pick_device(snakemake.config["execution"]["device"]), preprocessing=stage["preprocessing"],
 )
 write_manifest(out_dir, "trained", f"fine-tuned {stage['base'].get('id', stage['base'].get('family'))}",
                None, extra={"training": {k: stats[k] for k in ("steps", "final_loss", "class_names", "n_images",
                                                                "n_rejected")}})
+log.info("preprocessing '%s' (squash resize, no crop): %s", stage["preprocessing"], stats["preprocessing"])
 log.info("trained on %d images of %d classes: final loss %.4f", stats["n_images"], len(stats["class_names"]),
          stats["final_loss"])

@@ -27,6 +27,7 @@ from photoprivacy.language.bert_attention import analyse_caption_bert, load_bert
 from photoprivacy.language.stage import run_language_shard
 from photoprivacy.models.store import model_summary, verify_manifest
 from photoprivacy.scene.classifier import load_scene_classifier
+from photoprivacy.scene.relevance import scene_preprocessing
 from photoprivacy.scene.stage import run_scene_shard
 
 from conftest import SCHEMAS, gradient_image, save_image, schema_validator
@@ -217,7 +218,8 @@ def scene_on(device, model_dir, folder):
     model_info = model_summary(verify_manifest(model_dir))
     model, labels = load_scene_classifier(model_dir, device=pick_device(device))
     items = photo_items(folder)
-    counts = run_scene_shard(items, model, labels, {"top_k": 3}, model_info, MAX_PIXELS)
+    counts = run_scene_shard(items, model, labels, {"top_k": 3, "relevance": "gradient_rollout"}, model_info, MAX_PIXELS,
+                             preprocessing=scene_preprocessing(model, "model"))
     return model, counts, [validated("scene", item) for item in items]
 
 

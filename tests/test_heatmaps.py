@@ -47,14 +47,6 @@ def test_pyramid_is_smooth_and_keeps_the_peak():
     assert heat.max() == 1.0 and heat.min() == 0.0
 
 
-@pytest.mark.parametrize("upsampling", ["bilinear", "pyramid"])
-def test_constant_and_non_finite_maps_give_empty_masks(upsampling):
-    for grid, reason in ((np.full((14, 14), 0.3), "relevance map is constant"),
-                         (np.array([[np.nan, 1.0]]), "relevance map has non-finite values")):
-        heat, found = upsample_and_normalise(grid, 20, 30, upsampling)
-        assert found == reason and heat.shape == (20, 30) and not heat.any()
-
-
 def test_unknown_upsampling_is_named():
     with pytest.raises(ValueError, match="unknown upsampling 'nearest'"):
         upsample_and_normalise(word_map(), 10, 10, "nearest")
@@ -66,3 +58,42 @@ def test_words_mask_with_pyramid_upsampling():
     maps = np.stack([np.zeros((14, 14)), grid])
     mask, note = words_mask(["horse"], ["a", "horse"], maps, 336, 336, 0.5, "pyramid")
     assert note is None and mask[:24, :24].all() and not mask[100:, :].any() and not mask[:, 100:].any()
+
+
+def test_upsample_shape_and_range():
+    grid = np.random.default_rng(0).random((14, 14)).astype(np.float32)
+    scaled, reason = upsample_and_normalise(grid, 224, 300)
+    assert reason is None
+    assert scaled.shape == (224, 300) and scaled.dtype == np.float32
+    assert scaled.min() == 0.0 and scaled.max() == 1.0
+
+
+def test_upsample_same_size_is_identity_then_min_max():
+    scaled, reason = upsample_and_normalise(np.array([[1.0, 3.0], [5.0, 9.0]]), 2, 2)
+    assert reason is None
+    np.testing.assert_allclose(scaled, [[0.0, 0.25], [0.5, 1.0]], rtol=0, atol=1e-7)
+
+
+def test_upsample_doubling_a_row_by_hand():
+    # align_corners=False, 1x2 -> 1x4: output x maps to source x/2 - 0.25, clamped at the edges,
+    # so the values are 0, 0.25 * 4, 0.75 * 4, 4 -> min-max [0, 0.25, 0.75, 1].
+    scaled, reason = upsample_and_normalise(np.array([[0.0, 4.0]]), 1, 4)
+    assert reason is None
+    np.testing.assert_allclose(scaled, [[0.0, 0.25, 0.75, 1.0]], rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("upsampling", ["bilinear", "pyramid"])
+@pytest.mark.parametrize(
+    "grid, reason",
+    [
+        (np.full((14, 14), 0.3), "relevance map is constant"),
+        (np.zeros((14, 14)), "relevance map is constant"),
+        (np.where(np.eye(14) > 0, np.nan, 1.0), "relevance map has non-finite values"),
+        (np.where(np.eye(14) > 0, np.inf, 1.0), "relevance map has non-finite values"),
+    ],
+)
+def test_degenerate_maps_give_zeros_and_reason(grid, reason, upsampling):
+    scaled, found = upsample_and_normalise(grid, 32, 48, upsampling)
+    assert found == reason
+    assert scaled.shape == (32, 48) and scaled.dtype == np.float32
+    assert not scaled.any()

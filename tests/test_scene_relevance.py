@@ -1,4 +1,4 @@
-"""Scene relevance: Chefer et al.'s rule against a hand-written ViT pass, map scaling, preprocessing."""
+"""Scene relevance: Chefer et al.'s gradient rollout against a hand-written ViT pass, map scaling, preprocessing."""
 
 import copy
 
@@ -8,12 +8,17 @@ import torch
 
 from conftest import gradient_image
 from photoprivacy.scene.relevance import (
+    INTERPOLATIONS,
+    ORIGINAL_PREPROCESSING,
+    ScenePreprocessing,
     build_random_vit,
     patch_grid,
     preprocess_scene,
     relevance_grid,
-    upsample_and_normalise,
+    scene_preprocessing,
 )
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 @pytest.fixture(scope="module")
@@ -125,44 +130,6 @@ def test_map_does_not_depend_on_the_starting_fused_flags(tiny_vit, pixel_values)
     np.testing.assert_array_equal(maps[False], maps[True])
 
 
-def test_upsample_shape_and_range():
-    grid = np.random.default_rng(0).random((14, 14)).astype(np.float32)
-    scaled, reason = upsample_and_normalise(grid, 224, 300)
-    assert reason is None
-    assert scaled.shape == (224, 300) and scaled.dtype == np.float32
-    assert scaled.min() == 0.0 and scaled.max() == 1.0
-
-
-def test_upsample_same_size_is_identity_then_min_max():
-    scaled, reason = upsample_and_normalise(np.array([[1.0, 3.0], [5.0, 9.0]]), 2, 2)
-    assert reason is None
-    np.testing.assert_allclose(scaled, [[0.0, 0.25], [0.5, 1.0]], rtol=0, atol=1e-7)
-
-
-def test_upsample_doubling_a_row_by_hand():
-    # align_corners=False, 1x2 -> 1x4: output x maps to source x/2 - 0.25, clamped at the edges,
-    # so the values are 0, 0.25 * 4, 0.75 * 4, 4 -> min-max [0, 0.25, 0.75, 1].
-    scaled, reason = upsample_and_normalise(np.array([[0.0, 4.0]]), 1, 4)
-    assert reason is None
-    np.testing.assert_allclose(scaled, [[0.0, 0.25, 0.75, 1.0]], rtol=0, atol=1e-7)
-
-
-@pytest.mark.parametrize(
-    "grid, reason",
-    [
-        (np.full((14, 14), 0.3), "relevance map is constant"),
-        (np.zeros((14, 14)), "relevance map is constant"),
-        (np.where(np.eye(14) > 0, np.nan, 1.0), "relevance map has non-finite values"),
-        (np.where(np.eye(14) > 0, np.inf, 1.0), "relevance map has non-finite values"),
-    ],
-)
-def test_degenerate_maps_give_zeros_and_reason(grid, reason):
-    scaled, found = upsample_and_normalise(grid, 32, 48)
-    assert found == reason
-    assert scaled.shape == (32, 48) and scaled.dtype == np.float32
-    assert not scaled.any()
-
-
 def test_preprocess_shape_and_extremes():
     photo = preprocess_scene(gradient_image(120, 200))
     assert photo.shape == (1, 3, 224, 224) and photo.dtype == torch.float32
@@ -175,6 +142,84 @@ def test_preprocess_shape_and_extremes():
 def test_preprocess_rejects_non_rgb():
     with pytest.raises(ValueError):
         preprocess_scene(np.zeros((10, 10), dtype=np.uint8))
+
+
+def normalised(values, mean, std):
+    """``(c / 255 - mean) / std`` of channel-first values in float32, in torchvision's order
+    (x * (1/255), minus mean, over std)."""
+    scaled = np.asarray(values, np.float32) * np.float32(1 / 255)
+    mean, std = (np.asarray(values, np.float32).reshape((3,) + (1,) * (scaled.ndim - 1)) for values in (mean, std))
+    return (scaled - mean) / std
+
+
+def test_original_preprocessing_is_the_originals_input():
+    assert ORIGINAL_PREPROCESSING == ScenePreprocessing((224, 224), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
+    assert ORIGINAL_PREPROCESSING == ScenePreprocessing(224, [0.5] * 3, [0.5] * 3, "bilinear")
+
+
+def test_original_preprocessing_by_hand():
+    # 448 -> 224 columns: antialiased bilinear averages 4 source columns with weights 1/8, 3/8, 3/8, 1/8.
+    # A black | white edge at source column 224 gives 255/8 = 31.875 -> 32 at output 111 and
+    # 255 * 7/8 = 223.125 -> 223 at output 112; every other column stays 0 or 255.
+    image = np.zeros((4, 448, 3), dtype=np.uint8)
+    image[:, 224:] = 255
+    pixels = preprocess_scene(image)
+    row = np.full(224, 255.0)
+    row[:111], row[111], row[112] = 0, 32, 223
+    expected = normalised(np.broadcast_to(row, (3, 224, 224)), (0.5,) * 3, (0.5,) * 3)[None]
+    assert torch.equal(pixels, torch.from_numpy(expected))
+    assert torch.equal(preprocess_scene(image, ORIGINAL_PREPROCESSING), pixels)
+
+
+def test_original_preprocessing_is_the_code_it_replaced():
+    # The scene input before preprocessing became configurable, verbatim; must stay bit-identical.
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    image = np.random.default_rng(7).integers(0, 256, (137, 253, 3), dtype=np.uint8)
+    chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    resized = TF.resize(chw, [224, 224], interpolation=InterpolationMode.BILINEAR, antialias=True)
+    before = TF.normalize(TF.to_dtype(resized, torch.float32, scale=True), mean=[0.5] * 3, std=[0.5] * 3)
+    assert torch.equal(preprocess_scene(image, ORIGINAL_PREPROCESSING), before.unsqueeze(0))
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_constant_photo_gives_exactly_its_normalised_colour(interpolation):
+    colour = (37, 128, 250)
+    image = np.empty((97, 131, 3), dtype=np.uint8)
+    image[:] = colour
+    preprocessing = ScenePreprocessing((160, 128), IMAGENET_MEAN, IMAGENET_STD, interpolation)
+    pixels = preprocess_scene(image, preprocessing)
+    assert pixels.shape == (1, 3, 160, 128) and pixels.dtype == torch.float32
+    expected = normalised(colour, IMAGENET_MEAN, IMAGENET_STD)
+    assert torch.equal(pixels, torch.from_numpy(expected)[None, :, None, None].expand(1, 3, 160, 128))
+
+
+def test_interpolation_is_the_one_asked_for():
+    image = gradient_image(90, 70, seed=1)
+    resized = {mode: preprocess_scene(image, ScenePreprocessing((64, 48), (0.5,) * 3, (0.5,) * 3, mode))
+               for mode in INTERPOLATIONS}
+    assert not torch.equal(resized["bilinear"], resized["bicubic"])
+    assert not torch.equal(resized["bilinear"], resized["nearest"])
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (((224, 224), (0.5,) * 3, (0.5,) * 3, "lanczos"), "unsupported interpolation 'lanczos' .*bicubic"),
+        (((224, 224), (0.5,) * 3, (0.5, 0.0, 0.5), "bilinear"), "std > 0"),
+        (((224, 224), (0.5,) * 2, (0.5,) * 3, "bilinear"), "3 channels"),
+        (((224, 0), (0.5,) * 3, (0.5,) * 3, "bilinear"), "height, width"),
+    ],
+)
+def test_invalid_preprocessing_is_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        ScenePreprocessing(*arguments)
+
+
+def test_unknown_mode_names_the_allowed_ones(tiny_vit):
+    with pytest.raises(ValueError, match="unknown scene preprocessing 'imagenet' .*model, original"):
+        scene_preprocessing(tiny_vit, "imagenet")
 
 
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")

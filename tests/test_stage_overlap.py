@@ -199,10 +199,12 @@ def scene_model(models):
 
 
 def run_scene(photos, scene_model, out, batch_size):
+    from photoprivacy.scene.relevance import scene_preprocessing
     from photoprivacy.scene.stage import run_scene_shard
 
     model, labels, info = scene_model
-    return run_scene_shard(items(photos, out), model, labels, {"top_k": 3}, info, 10**8, batch_size=batch_size)
+    return run_scene_shard(items(photos, out), model, labels, {"top_k": 3, "relevance": "gradient_rollout"}, info, 10**8, batch_size=batch_size,
+                           preprocessing=scene_preprocessing(model, "model"))
 
 
 def test_scene_one_image_at_a_time_writes_the_serial_bytes(monkeypatch, tmp_path, photos, scene_model):

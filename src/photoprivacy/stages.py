@@ -14,7 +14,7 @@ STAGE_VERSIONS = {
     "caption": 1,
     "language": 1,
     "relations": 1,
-    "scene": 1,
+    "scene": 2,  # 2: preprocessing from the model (scene.preprocessing), relevance methods
     "masks": 1,
     "render_scenario1": 3,  # 3: resize works at that size (masks, obfuscation, output)
     "evaluate": 3,  # 3: scenario 1 masks at the renderer's working size

@@ -283,6 +283,7 @@ def train_scene_params():
         "batch_size": settings["train_batch_size"],
         "learning_rate": settings["train_learning_rate"],
         "seed": config["seed"],
+        "preprocessing": settings["preprocessing"],
     }
 
 
@@ -295,8 +296,8 @@ def scene_model_input():
 
 def scene_params():
     # A batch shares one backward pass: maps agree with one-image passes to about 1e-6.
-    params = {"version": STAGE_VERSIONS["scene"], "top_k": config["scene"]["top_k"],
-              "batch_size": config["execution"]["batch_size"]}
+    params = {"version": STAGE_VERSIONS["scene"], "batch_size": config["execution"]["batch_size"],
+              **{key: config["scene"][key] for key in ("top_k", "relevance", "preprocessing")}}
     if config["scene"]["train_images"]:
         params["trained"] = {"images": config["scene"]["train_images"], **train_scene_params()}
     else:

@@ -16,7 +16,7 @@ from ..errors import ImageRejected
 from ..images import load_rgb
 from ..language.words import word_texts
 from ..masks.components import caption_word_indices
-from ..scene.relevance import upsample_and_normalise
+from ..masks.heatmaps import upsample_and_normalise
 from .save import figure_style, save_figure
 
 FIGSIZE = (16, 8)

@@ -11,13 +11,17 @@ one loader reads both our own saved classifiers and a hub snapshot such as
   ``label_descriptions`` (name -> readable text) when present;
 - ``model_args``: extra ``timm.create_model`` arguments, e.g. the narrow
   widths of a tiny test ViT (absent in older hub configs);
-- ``pretrained_cfg``: preprocessing (input size, mean, std, ...).
+- ``pretrained_cfg``: timm's config of the weights, preprocessing included
+  (input size, mean, std, interpolation). It becomes the model's
+  ``pretrained_cfg``, as in timm's own loader, so ``timm.data`` resolves the
+  preprocessing the weights were trained with (``relevance.model_preprocessing``).
 
 Loading never reaches the network: the model is created without weights and
 the local safetensors state dict is loaded strictly. Manifest checks are the
 caller's, as for every model folder (``models.store.verify_manifest``).
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +30,7 @@ import torch
 
 from ..artifacts import read_json, write_bytes_atomic, write_json
 from ..errors import ModelNotAvailable
-from .relevance import SCENE_INPUT_SIZE, SCENE_MEAN, SCENE_STD, build_random_vit
+from .relevance import ORIGINAL_PREPROCESSING, build_random_vit, check_input_size, model_preprocessing
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -45,9 +49,7 @@ class ClassifierConfig:
     architecture: str
     label_names: list
     model_args: dict = field(default_factory=dict)
-    input_size: int = SCENE_INPUT_SIZE
-    mean: tuple = SCENE_MEAN
-    std: tuple = SCENE_STD
+    pretrained_cfg: dict = field(default_factory=dict)
 
     @property
     def num_classes(self):
@@ -108,24 +110,45 @@ def read_classifier_config(model_dir):
         label_names = resolve_label_names(raw)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
-    pretrained_cfg = raw.get("pretrained_cfg", raw)
     # num_classes is set from the label names, so a stale copy in model_args must not override it.
     model_args = {key: value for key, value in raw.get("model_args", {}).items() if key != "num_classes"}
     return ClassifierConfig(
         architecture=raw["architecture"],
         label_names=label_names,
         model_args=model_args,
-        input_size=int(pretrained_cfg.get("input_size", (3, SCENE_INPUT_SIZE, SCENE_INPUT_SIZE))[-1]),
-        mean=tuple(pretrained_cfg.get("mean", SCENE_MEAN)),
-        std=tuple(pretrained_cfg.get("std", SCENE_STD)),
+        pretrained_cfg=timm_pretrained_cfg(raw.get("pretrained_cfg", raw), model_args, len(label_names)),
     )
 
 
-def create_classifier(architecture, num_classes, model_args=None):
-    """An untrained timm model of ``architecture``; weights never come from the network."""
+def timm_pretrained_cfg(pretrained_cfg, model_args, num_classes):
+    """``pretrained_cfg`` of config.json as timm's loader reads it: only ``PretrainedCfg`` fields
+    (a legacy single-dict config also holds architecture, labels, ...), and ``model_args``' img_size
+    as the input size of a fixed-size model (timm repairs older exports that kept the source's)."""
+    from timm.models import PretrainedCfg
+
+    fields = {item.name for item in dataclasses.fields(PretrainedCfg)}
+    cfg = {key: value for key, value in pretrained_cfg.items() if key in fields}
+    cfg["num_classes"] = num_classes
+    if model_args.get("img_size") is not None and cfg.get("fixed_input_size", False):
+        size = model_args["img_size"]
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        cfg["input_size"] = (cfg.get("input_size", (3,))[0], *size)
+    return cfg
+
+
+def create_classifier(architecture, num_classes, model_args=None, pretrained_cfg=None):
+    """An untrained timm model of ``architecture``; weights never come from the network.
+
+    ``pretrained_cfg`` (config.json's) replaces the architecture's registry default as the
+    model's ``pretrained_cfg``; a fixed-size model takes its img_size from its input_size
+    unless ``model_args`` give one.
+    """
     import timm
 
-    return timm.create_model(architecture, pretrained=False, **{**(model_args or {}), "num_classes": num_classes})
+    return timm.create_model(
+        architecture, pretrained=False, pretrained_cfg=pretrained_cfg or None,
+        **{**(model_args or {}), "num_classes": num_classes},
+    )
 
 
 def state_dict_mismatches(expected, found):
@@ -151,7 +174,7 @@ def load_scene_classifier(model_dir, device="cpu"):
     weights_path = Path(model_dir) / WEIGHTS_FILE
     if not weights_path.is_file():
         raise ModelNotAvailable(f"scene classifier weights {weights_path} are missing")
-    model = create_classifier(config.architecture, config.num_classes, config.model_args)
+    model = create_classifier(config.architecture, config.num_classes, config.model_args, config.pretrained_cfg)
     state_dict = load_file(str(weights_path), device="cpu")
     problems = state_dict_mismatches(model.state_dict(), state_dict)
     if problems:
@@ -163,10 +186,10 @@ def load_scene_classifier(model_dir, device="cpu"):
     return model.eval().to(device), list(config.label_names)
 
 
-def _check_rebuildable(state_dict, architecture, num_classes, model_args):
+def _check_rebuildable(state_dict, architecture, num_classes, model_args, pretrained_cfg):
     """Fail at save time, not at load time, when the config would build a different model."""
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
-        rebuilt = create_classifier(architecture, num_classes, model_args)
+        rebuilt = create_classifier(architecture, num_classes, model_args, pretrained_cfg)
     problems = state_dict_mismatches(rebuilt.state_dict(), state_dict)
     if problems:
         raise ValueError(
@@ -175,18 +198,19 @@ def _check_rebuildable(state_dict, architecture, num_classes, model_args):
         )
 
 
-def scene_config(model, architecture, label_names, model_args):
-    """config.json in timm's hub layout, describing our preprocessing (squash resize, 0.5/0.5)."""
+def scene_config(model, architecture, label_names, model_args, preprocessing):
+    """config.json in timm's hub layout; its pretrained_cfg is ``preprocessing`` (a
+    ``ScenePreprocessing``), with the squash resize the scene stage always does (crop 1.0)."""
     num_classes = len(label_names)
     pretrained_cfg = {
         "custom_load": False,
-        "input_size": [3, SCENE_INPUT_SIZE, SCENE_INPUT_SIZE],
+        "input_size": [3, *preprocessing.size],
         "fixed_input_size": True,
-        "interpolation": "bilinear",
+        "interpolation": preprocessing.interpolation,
         "crop_pct": 1.0,
         "crop_mode": "squash",
-        "mean": list(SCENE_MEAN),
-        "std": list(SCENE_STD),
+        "mean": list(preprocessing.mean),
+        "std": list(preprocessing.std),
         "num_classes": num_classes,
         "first_conv": "patch_embed.proj",
         "classifier": "head",
@@ -204,21 +228,27 @@ def scene_config(model, architecture, label_names, model_args):
     return config
 
 
-def save_scene_classifier(model, model_dir, architecture, label_names, model_args=None):
+def save_scene_classifier(model, model_dir, architecture, label_names, model_args=None, preprocessing=None):
     """Write ``config.json`` and ``model.safetensors`` so that ``load_scene_classifier`` rebuilds ``model``.
 
     ``model_args`` are the ``timm.create_model`` arguments beyond ``architecture``'s
-    defaults (none for a stock architecture).
+    defaults (none for a stock architecture). ``preprocessing`` (a ``ScenePreprocessing``)
+    is what the model was trained with, so that it is later fed the same way; None keeps
+    the model's own (``model_preprocessing``).
     """
     from safetensors.torch import save
 
     label_names = [str(name) for name in label_names]
     model_args = {key: value for key, value in (model_args or {}).items() if key != "num_classes"}
+    preprocessing = model_preprocessing(model) if preprocessing is None else preprocessing
+    check_input_size(model, preprocessing)
+    config = scene_config(model, architecture, label_names, model_args, preprocessing)
     state_dict = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    _check_rebuildable(state_dict, architecture, len(label_names), model_args)
+    pretrained_cfg = timm_pretrained_cfg(config["pretrained_cfg"], model_args, len(label_names))  # as loading reads it
+    _check_rebuildable(state_dict, architecture, len(label_names), model_args, pretrained_cfg)
     model_dir = Path(model_dir)
     write_bytes_atomic(model_dir / WEIGHTS_FILE, save(state_dict))
-    write_json(model_dir / CONFIG_FILE, scene_config(model, architecture, label_names, model_args))
+    write_json(model_dir / CONFIG_FILE, config)
     return model_dir
 
 
@@ -237,7 +267,7 @@ def build_random_scene_classifier(model_dir, size="tiny", seed=0):
     else:
         raise ValueError(f"unknown random scene classifier size '{size}' (expected 'tiny' or 'full')")
     model = build_random_vit(size, num_classes=len(label_names), seed=seed)
-    save_scene_classifier(model, model_dir, DEFAULT_ARCHITECTURE, label_names, model_args)
+    save_scene_classifier(model, model_dir, DEFAULT_ARCHITECTURE, label_names, model_args, ORIGINAL_PREPROCESSING)
     return model
 
 

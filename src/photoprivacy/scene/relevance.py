@@ -1,27 +1,66 @@
-"""Relevance map of a timm ViT scene classifier (Chefer et al., transformer attribution).
+"""Relevance map of a timm ViT scene classifier: gradient-weighted attention rollout.
 
-"Transformer Interpretability Beyond Attention Visualization": gradient-weighted
-attention rollout. Starting from ``R = I`` (tokens x tokens), each block, in
-order, adds ``cam @ R`` where ``cam`` is the head mean of ``clamp(G * A, min=0)``,
-``A`` the block's attention probabilities and ``G`` the gradient of the chosen
-class logit with respect to them. The map is the class token's row of ``R``
-without the prefix tokens, on the patch grid (14x14 for 224/16).
+Chefer, Gur, Wolf, "Generic Attention-model Explainability for Interpreting
+Bi-Modal and Encoder-Decoder Transformers" (ICCV 2021), the default. Starting
+from ``R = I`` (tokens x tokens), each block, in order, adds ``cam @ R`` where
+``cam`` is the head mean of ``clamp(G * A, min=0)``, ``A`` the block's
+attention probabilities and ``G`` the gradient of the chosen class logit with
+respect to them. The map is the class token's row of ``R`` without the prefix
+tokens, on the patch grid (14x14 for 224/16). The original method used the
+same authors' earlier LRP-based ``transformer_attribution`` (CVPR 2021), which
+weighs each attention map by its relevance instead of the attention itself:
+``lrp.py``.
 
 timm computes attention with ``F.scaled_dot_product_attention`` when an
 ``Attention`` module's ``fused_attn`` is on, and then the probabilities never
 exist as a tensor. The relevance pass turns it off per module, catches the
 softmax output as it leaves ``attn_drop`` (an identity in eval mode), and
 restores the flags afterwards; nothing in timm is patched globally.
+
+The input is the photo as the model was trained to see it (its timm data config:
+input size, mean, std, interpolation), or the original's 224 / 0.5 input to
+reproduce the published numbers (``scene_preprocessing``).
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 SCENE_CLASS_COUNT = 80  # the original fine-tuned its ViT-B/16 on 80 scene classes (SEED_NOTES)
-SCENE_INPUT_SIZE = 224
-SCENE_MEAN = (0.5, 0.5, 0.5)
-SCENE_STD = (0.5, 0.5, 0.5)
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic")  # what torchvision resizes a uint8 tensor with
+PREPROCESSING_MODES = ("model", "original")
+
+
+@dataclass(frozen=True)
+class ScenePreprocessing:
+    """How a photo becomes classifier input: resize to ``size`` (height, width) with
+    ``interpolation``, scale to [0, 1], then ``(x - mean) / std`` per RGB channel."""
+
+    size: tuple
+    mean: tuple
+    std: tuple
+    interpolation: str
+
+    def __post_init__(self):
+        size = (self.size, self.size) if isinstance(self.size, int) else tuple(int(v) for v in self.size)
+        mean, std = tuple(float(v) for v in self.mean), tuple(float(v) for v in self.std)
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f"input size must be (height, width) of positive ints, got {self.size}")
+        if len(mean) != 3 or len(std) != 3 or not all(value > 0 for value in std):
+            raise ValueError(f"mean and std need 3 channels and std > 0, got mean {self.mean}, std {self.std}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(
+                f"unsupported interpolation '{self.interpolation}' (supported: {', '.join(INTERPOLATIONS)})"
+            )
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
+
+
+# The original's ViT-B/16 input (SEED_NOTES: 224, mean = std = 0.5), resized bilinearly as this
+# project always did: regenerates the published numbers whatever the model's own config says.
+ORIGINAL_PREPROCESSING = ScenePreprocessing((224, 224), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
 
 
 def build_random_vit(size="tiny", num_classes=SCENE_CLASS_COUNT, seed=0):
@@ -46,12 +85,14 @@ def build_random_vit(size="tiny", num_classes=SCENE_CLASS_COUNT, seed=0):
     return model.eval()
 
 
-def preprocess_scene(image_uint8_hwc, size=SCENE_INPUT_SIZE):
-    """The original's scene input: resize to size x size, scale to [0, 1], normalise with 0.5/0.5.
+def preprocess_scene(image_uint8_hwc, preprocessing=ORIGINAL_PREPROCESSING):
+    """Classifier input of one photo: a (1, 3, height, width) float32 tensor.
 
-    Resizing is torchvision's antialiased bilinear on the uint8 image, rounded
-    back to uint8 as PIL-then-ToTensor would, so a constant image stays exactly
-    constant. Returns a (1, 3, size, size) float32 tensor in [-1, 1].
+    The photo is always squashed to the full input size, never cropped, whatever
+    crop_pct / crop_mode the model's timm config gives: the relevance map is
+    upsampled back onto the whole photo, so it has to cover all of it. Resizing is
+    torchvision's antialiased resize on the uint8 image, rounded back to uint8 as
+    PIL-then-ToTensor would, so a constant image stays exactly constant.
     """
     from torchvision.transforms.v2 import InterpolationMode
     from torchvision.transforms.v2 import functional as TF
@@ -60,9 +101,57 @@ def preprocess_scene(image_uint8_hwc, size=SCENE_INPUT_SIZE):
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
     chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
-    resized = TF.resize(chw, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
+    resized = TF.resize(
+        chw, list(preprocessing.size), interpolation=InterpolationMode(preprocessing.interpolation), antialias=True
+    )
     scaled = TF.to_dtype(resized, torch.float32, scale=True)
-    return TF.normalize(scaled, mean=list(SCENE_MEAN), std=list(SCENE_STD)).unsqueeze(0)
+    return TF.normalize(scaled, mean=list(preprocessing.mean), std=list(preprocessing.std)).unsqueeze(0)
+
+
+def model_preprocessing(model):
+    """The preprocessing a timm model's own config asks for, as ``timm.data.resolve_model_data_config``
+    resolves it (input size, mean, std, interpolation); its crop is not used (see ``preprocess_scene``).
+
+    A model built without a ``pretrained_cfg`` gets timm's defaults (224, ImageNet mean/std, bicubic).
+    """
+    from timm.data import resolve_model_data_config
+
+    data_config = resolve_model_data_config(model)
+    try:
+        return ScenePreprocessing(
+            tuple(data_config["input_size"][-2:]), data_config["mean"], data_config["std"],
+            data_config["interpolation"],
+        )
+    except ValueError as error:
+        raise ValueError(f"the model's pretrained_cfg cannot be used for the scene stage: {error}") from None
+
+
+def check_input_size(model, preprocessing):
+    """Refuse a size the model's patch embedding was not built for.
+
+    The relevance map is reshaped to the model's patch grid (``patch_grid``), so
+    another size fails (fixed-size ViT) or silently misplaces the map (dynamic size).
+    """
+    built_for = getattr(getattr(model, "patch_embed", None), "img_size", None)
+    if built_for is not None and tuple(int(v) for v in built_for) != preprocessing.size:
+        raise ValueError(
+            f"scene preprocessing resizes to {preprocessing.size[0]}x{preprocessing.size[1]} but the model takes "
+            f"{built_for[0]}x{built_for[1]} images (its patch grid is {patch_grid(model)}); use "
+            "preprocessing 'model' or a model built for that size"
+        )
+
+
+def scene_preprocessing(model, mode):
+    """The preprocessing of ``mode``: "model" (the model's own config, ``model_preprocessing``)
+    or "original" (``ORIGINAL_PREPROCESSING``, to reproduce the published numbers)."""
+    if mode == "model":
+        preprocessing = model_preprocessing(model)
+    elif mode == "original":
+        preprocessing = ORIGINAL_PREPROCESSING
+    else:
+        raise ValueError(f"unknown scene preprocessing '{mode}' (expected one of: {', '.join(PREPROCESSING_MODES)})")
+    check_input_size(model, preprocessing)
+    return preprocessing
 
 
 def patch_grid(model):
@@ -171,25 +260,3 @@ def relevance_grids(model, pixel_values, class_indices=None):
     cls_rows = relevance[:, 0, model.num_prefix_tokens:]
     grids = cls_rows.reshape(batch, *patch_grid(model)).float().cpu().numpy()
     return grids, class_indices, logits.detach().float().cpu().numpy()
-
-
-def upsample_and_normalise(grid, height, width):
-    """Bilinear upsampling (align_corners=False) then min-max scaling to [0, 1].
-
-    A map with NaN/inf, or one that is constant (all zeros included), carries
-    no ranking of pixels: it gives zeros and the reason, so the caller can log
-    it instead of crashing. Returns ``(map float32 (height, width), reason)``.
-    """
-    values = np.asarray(grid, dtype=np.float32)
-    empty = np.zeros((height, width), dtype=np.float32)
-    if not np.isfinite(values).all():
-        return empty, "relevance map has non-finite values"
-    if values.size == 0 or values.max() == values.min():
-        return empty, "relevance map is constant"
-    upsampled = F.interpolate(
-        torch.from_numpy(values)[None, None], size=(height, width), mode="bilinear", align_corners=False
-    )[0, 0].numpy()
-    low, span = upsampled.min(), upsampled.max() - upsampled.min()
-    if not span > 0:
-        return empty, "relevance map is constant"
-    return ((upsampled - low) / span).astype(np.float32), None

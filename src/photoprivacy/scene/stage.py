@@ -15,9 +15,12 @@ from ..images import decode_batch
 from ..pipeline import BackgroundWriter, decoded_batches
 from ..stages import STAGE_VERSIONS
 from .classifier import top_predictions
+from .lrp import transformer_attribution_grids
 from .relevance import preprocess_scene, relevance_grids
 
 SCHEMA_VERSION = 1
+# params["relevance"]: gradient rollout (ICCV 2021, the default) or the original's LRP (CVPR 2021).
+RELEVANCE_METHODS = {"gradient_rollout": relevance_grids, "transformer_attribution": transformer_attribution_grids}
 
 
 def scene_record(image_id, prov, reason=None, label=None, index=None, top_k=(), note=None):
@@ -33,23 +36,29 @@ def scene_record(image_id, prov, reason=None, label=None, index=None, top_k=(), 
     }
 
 
-def scene_inputs(items, max_pixels):
-    """(decoded, rejected): (item, (1, 3, S, S) pixel values) pairs and (item, reason) pairs."""
+def scene_inputs(items, max_pixels, preprocessing):
+    """(decoded, rejected): (item, (1, 3, H, W) pixel values) pairs and (item, reason) pairs."""
     decoded, rejected = decode_batch(items, max_pixels)
-    return [(item, preprocess_scene(image)) for item, image in decoded], rejected
+    return [(item, preprocess_scene(image, preprocessing)) for item, image in decoded], rejected
 
 
-def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_size=1):
-    """items: id, path, json, npz. Relevance is computed for each image's top class.
+def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_size=1, *, preprocessing):
+    """items: id, path, json, npz. Relevance (``params["relevance"]``, a key of
+    ``RELEVANCE_METHODS``) is computed for each image's top class.
+
+    ``preprocessing`` (a ``ScenePreprocessing``, from ``scene_preprocessing``) turns
+    every photo into the model's input; it is required so that no caller falls
+    back silently to a size or normalisation the model was not trained with.
 
     ``batch_size`` images share a forward and backward pass: their maps equal
     one-image passes up to float rounding (about 1e-6 relative), so a
     workflow that batches should list the batch size among the stage's
     parameters, as detection does.
     """
+    relevance_maps = RELEVANCE_METHODS[params["relevance"]]
     prov = provenance("scene", STAGE_VERSIONS["scene"], params, model_info)
     counts = {"images": 0, "rejected": 0}
-    prepare = functools.partial(scene_inputs, max_pixels=max_pixels)
+    prepare = functools.partial(scene_inputs, max_pixels=max_pixels, preprocessing=preprocessing)
     with BackgroundWriter() as writer:
         for decoded, rejected in decoded_batches(items, batch_size, prepare, counts):
             for item, reason in rejected:
@@ -58,7 +67,7 @@ def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_
             if not decoded:
                 continue
             # The relevance pass's forward also gives the logits: no second forward for the label.
-            grids, indices, logits = relevance_grids(model, torch.cat([pixels for _, pixels in decoded]))
+            grids, indices, logits = relevance_maps(model, torch.cat([pixels for _, pixels in decoded]))
             for (item, _), grid, index, image_logits in zip(decoded, grids, indices, logits):
                 _, top = top_predictions(image_logits, labels, params["top_k"])
                 note = None if np.isfinite(grid).all() else "relevance map has non-finite values"

@@ -8,6 +8,11 @@ one for the new classes and runs AdamW on cross-entropy. The head is drawn
 after ``torch.manual_seed(seed)`` and batches come from a generator of their
 own seeded with ``seed``, so equal inputs give equal weights (on CPU).
 
+Photos are fed with the base model's preprocessing (``scene_preprocessing``:
+its own config, or the original's 224 / 0.5), and the saved config.json records
+that preprocessing, so the scene stage later feeds the fine-tuned model as it
+was trained.
+
 Photos are decoded again for every batch rather than kept in memory: a few
 thousand photos at 224x224 float32 would take gigabytes.
 """
@@ -20,7 +25,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError, ImageRejected
 from ..images import load_rgb
 from .classifier import load_scene_classifier, read_classifier_config, save_scene_classifier
-from .relevance import preprocess_scene
+from .relevance import preprocess_scene, scene_preprocessing
 
 CONFIG_KEY = "scene.train_images"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -93,19 +98,21 @@ def shuffled_batches(n_samples, batch_size, steps, generator):
         yield batch
 
 
-def load_batch(samples, indices):
-    pixel_values = torch.cat([preprocess_scene(load_rgb(samples[index][0])) for index in indices])
+def load_batch(samples, indices, preprocessing):
+    pixel_values = torch.cat([preprocess_scene(load_rgb(samples[index][0]), preprocessing) for index in indices])
     targets = torch.tensor([samples[index][1] for index in indices], dtype=torch.long)
     return pixel_values, targets
 
 
 def train_scene_classifier(
-    image_folder, base_model_dir, out_dir, steps, batch_size=8, lr=1e-4, seed=0, device="cpu"
+    image_folder, base_model_dir, out_dir, steps, batch_size=8, lr=1e-4, seed=0, device="cpu", preprocessing="model"
 ):
     """Fine-tune the classifier in ``base_model_dir`` on ``image_folder``; save it to ``out_dir``.
 
-    Returns training stats: steps, final_loss, losses (one per step),
-    n_images, n_rejected, rejected, class_names, images_per_class.
+    ``preprocessing`` is a ``scene_preprocessing`` mode ("model" or "original") applied
+    to the base model. Returns training stats: steps, final_loss, losses (one per step),
+    n_images, n_rejected, rejected, class_names, images_per_class, preprocessing
+    (the ``ScenePreprocessing`` used).
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps ({steps}) and batch_size ({batch_size}) must be at least 1")
@@ -118,6 +125,7 @@ def train_scene_classifier(
     torch.manual_seed(seed)
     base_config = read_classifier_config(base_model_dir)
     model, _base_labels = load_scene_classifier(base_model_dir)
+    feed = scene_preprocessing(model, preprocessing)
     model.reset_classifier(len(class_names))
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -125,7 +133,7 @@ def train_scene_classifier(
 
     losses = []
     for indices in shuffled_batches(len(samples), batch_size, steps, generator):
-        pixel_values, targets = load_batch(samples, indices)
+        pixel_values, targets = load_batch(samples, indices, feed)
         loss = F.cross_entropy(model(pixel_values.to(device)), targets.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -133,7 +141,7 @@ def train_scene_classifier(
         losses.append(float(loss.detach()))
 
     model.eval()
-    save_scene_classifier(model, out_dir, base_config.architecture, class_names, base_config.model_args)
+    save_scene_classifier(model, out_dir, base_config.architecture, class_names, base_config.model_args, feed)
     return {
         "steps": steps,
         "final_loss": losses[-1],
@@ -143,4 +151,5 @@ def train_scene_classifier(
         "rejected": rejected,
         "class_names": class_names,
         "images_per_class": images_per_class,
+        "preprocessing": feed,
     }
