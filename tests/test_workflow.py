@@ -291,6 +291,34 @@ def test_scenario1_artifacts_for_every_image(project):
     assert hidden > 0
 
 
+def test_original_yaml_runs_the_original_choices(tmp_path):
+    """`--configfile original.yaml` runs every reproducible choice of the original method end to end."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for photo in sorted((REPO.parent / "shared" / "data" / "photos").glob("*.*g"))[:2]:
+        shutil.copy(photo, photos / photo.name)
+    save_image(photos / "large.png", gradient_image(700, 500, seed=4))
+    write_config(tmp_path)
+    snakemake(tmp_path, "--configfile", str(REPO / "original.yaml"))
+    results = tmp_path / "results"
+    ids = sorted(p.stem for p in (results / "detect").glob("*.json"))
+    assert len(ids) == 3
+    for image_id in ids:
+        params = {stage: read_json(results / stage / f"{image_id}.json")["provenance"]["params"]
+                  for stage in ("language", "scene", "masks", "persons", "faces")}
+        assert params["language"]["method"] == "bert_attention"
+        assert (params["scene"]["relevance"], params["scene"]["preprocessing"]) == ("transformer_attribution",
+                                                                                    "original")
+        assert params["masks"]["word_upsampling"] == "pyramid" and params["masks"]["object_predicates"] == ["nearest"]
+        assert (params["persons"]["rule"], params["persons"]["attention_scaling"]) == ("notebook", "column")
+        assert read_json(results / "faces" / f"{image_id}.json")["detector"] == "haar"
+        assert Image.open(results / "final" / "default" / "scenario1" / f"{image_id}.png").size == (336, 336)
+        decisions = read_json(results / "final" / "default" / "scenario1" / f"{image_id}.decisions.json")
+        assert "worked at 336x336" in " ".join(decisions["warnings"])
+        scenario2 = read_json(results / "final" / "default" / "scenario2" / f"{image_id}.decisions.json")
+        assert scenario2["provenance"]["params"]["strength"]["mode"] == "original"
+
+
 def test_train_scene_fine_tunes_the_classifier_the_scene_stage_then_uses(tmp_path):
     photos = tmp_path / "photos"
     save_image(photos / "one.png", gradient_image(40, 50, seed=4))
