@@ -15,7 +15,7 @@ from photoprivacy.faces.blend import fit_face
 from photoprivacy.faces.generators import DonorFaceGenerator
 from photoprivacy.render import strength
 from photoprivacy.render.obfuscate import mosaic_top_left
-from photoprivacy.render.regions import box_to_region
+from photoprivacy.geometry import box_to_region
 from photoprivacy.evaluate import identity
 from photoprivacy.evaluate.identity import (
     MIN_FACE_WIDTH,

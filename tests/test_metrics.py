@@ -9,7 +9,6 @@ import pytest
 from photoprivacy.artifacts import load_schema
 from photoprivacy.evaluate.metrics import (
     altered_fraction,
-    box_iou,
     caption_similarity,
     caption_tokens,
     covered_boxes,
@@ -18,7 +17,6 @@ from photoprivacy.evaluate.metrics import (
     protected_fraction,
     psnr_outside,
     redetected,
-    regions_mask,
     ssim_outside,
     words_kept,
 )
@@ -26,7 +24,7 @@ from photoprivacy.evaluate.tables import AGGREGATE_COLUMNS, ROW_COLUMNS, aggrega
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.images import load_rgb
 from photoprivacy.render.obfuscate import obfuscate_region
-from photoprivacy.render.regions import box_to_region
+from photoprivacy.geometry import box_iou, box_to_region, boxes_mask
 
 from conftest import SCHEMAS, gradient_image
 
@@ -52,7 +50,7 @@ def test_change_covered_exactly_by_the_mask():
     image = gradient_image(20, 30)
     protected = image.copy()
     protected[5:9, 10:16] = 0
-    mask = regions_mask(image.shape, [[10, 5, 16, 9]])
+    mask = boxes_mask([[10, 5, 16, 9]], *image.shape[:2])
     assert psnr_outside(image, protected, mask) == math.inf
     assert altered_fraction(image, protected) == pytest.approx(24 / 600)
     assert protected_fraction(mask) == pytest.approx(24 / 600)
@@ -73,8 +71,8 @@ def test_ssim_on_small_images():
     assert math.isnan(ssim_outside(tiny, tiny, np.zeros((2, 9), dtype=bool)))
 
 
-def test_regions_mask():
-    mask = regions_mask((4, 5, 3), [[1, 0, 3, 2], None, [4, 3, 5, 4]])
+def test_boxes_mask_skips_none():
+    mask = boxes_mask([[1, 0, 3, 2], None, [4, 3, 5, 4]], 4, 5)
     expected = np.array(
         [
             [0, 1, 1, 0, 0],
@@ -89,17 +87,17 @@ def test_regions_mask():
 
 def test_match_size():
     image = gradient_image(20, 40)
-    mask = regions_mask(image.shape, [[0, 0, 20, 10]])
+    mask = boxes_mask([[0, 0, 20, 10]], *image.shape[:2])
     same_image, same_mask = match_size(image, mask, (20, 40, 3))
     assert same_image is image and same_mask is mask
     resized, resized_mask = match_size(image, mask, (10, 20, 3))
     assert resized.shape == (10, 20, 3) and resized.dtype == np.uint8
     assert resized_mask.dtype == bool
-    np.testing.assert_array_equal(resized_mask, regions_mask((10, 20), [[0, 0, 10, 5]]))
+    np.testing.assert_array_equal(resized_mask, boxes_mask([[0, 0, 10, 5]], 10, 20))
 
 
 def test_faces_inside():
-    mask = regions_mask((20, 20), [[0, 0, 10, 10]])
+    mask = boxes_mask([[0, 0, 10, 10]], 20, 20)
     faces = [
         ([2.0, 2.0, 6.0, 6.0], 0.9),  # centre (4, 4): inside
         ([2.0, 2.0, 6.0, 6.0], 0.4),  # inside but below the threshold
@@ -126,7 +124,7 @@ def test_box_iou(a, b, expected):
 
 
 def test_covered_boxes():
-    mask = regions_mask((20, 20), [[0, 0, 10, 10]])
+    mask = boxes_mask([[0, 0, 10, 10]], 20, 20)
     boxes = [
         [0, 0, 10, 10],  # fully covered
         [0, 0, 10, 20],  # half covered
@@ -275,7 +273,7 @@ def test_blurred_face_is_no_longer_detected(shared_photos):
     assert any(score > 0.5 for _, score in faces)
     height, width = image.shape[:2]
     regions = [box_to_region(box, width, height) for box, _ in faces]
-    mask = regions_mask(image.shape, regions)
+    mask = boxes_mask(regions, *image.shape[:2])
     blurred = image
     for region in regions:
         blurred, _ = obfuscate_region(blurred, region, "blur", 9, 15.0)

@@ -15,7 +15,7 @@ from photoprivacy.render.obfuscate import (
     pixelate_mean,
     random_offset_mosaic,
 )
-from photoprivacy.render.regions import box_to_region
+from photoprivacy.geometry import box_to_region
 
 
 def ramp(height=8, width=10):

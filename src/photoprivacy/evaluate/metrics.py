@@ -11,7 +11,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ..language.words import word_texts
-from ..render.regions import box_to_region
+from ..geometry import box_iou, box_to_region
 
 _SSIM_WINDOW = 7  # scikit-image's default window side
 _TOKEN = re.compile(r"[a-z0-9']+")
@@ -54,16 +54,6 @@ def protected_fraction(mask):
     return float(mask.mean())
 
 
-def regions_mask(shape, regions):
-    """Bool (h, w) mask, True inside each end-exclusive [x0, y0, x1, y1] region; None regions are skipped."""
-    mask = np.zeros(shape[:2], dtype=bool)
-    for region in regions:
-        if region is not None:
-            x0, y0, x1, y1 = (max(0, int(v)) for v in region)
-            mask[y0:y1, x0:x1] = True
-    return mask
-
-
 def match_size(original, mask, shape):
     """Resize ``original`` and ``mask`` to ``shape[:2]``: the renderer may resize its output."""
     height, width = shape[:2]
@@ -90,21 +80,6 @@ def faces_in_mask(faces, mask, threshold):
 
 def faces_inside(faces, mask, threshold):
     return len(faces_in_mask(faces, mask, threshold))
-
-
-def box_iou(a, b):
-    """Intersection over union of two xyxy boxes; 0 when they do not overlap."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    intersection = width * height
-    union = _area(a) + _area(b) - intersection
-    return float(intersection / union) if union > 0 else 0.0
-
-
-def _area(box):
-    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
 def covered_boxes(boxes, mask, coverage):

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..artifacts import read_json
 from ..errors import ImageRejected
+from ..geometry import boxes_mask
 from ..images import load_rgb
 from ..pipeline import batches, prefetched
 from ..render.masking import clean, union
@@ -53,8 +54,8 @@ def protected_masks(scenario, shape, decisions, masks_npz=None, params=None):
     regions = [r for r in decisions["regions"] if r["region"] is not None and r["method"] is not None]
     obfuscated = [r["region"] for r in regions if not r["method"].startswith("replace:")]
     replaced = [r["region"] for r in regions if r["method"].startswith("replace:")]
-    obfuscated_mask = metrics.regions_mask(shape, obfuscated)
-    return obfuscated_mask, obfuscated_mask | metrics.regions_mask(shape, replaced)
+    obfuscated_mask = boxes_mask(obfuscated, *shape[:2])
+    return obfuscated_mask, obfuscated_mask | boxes_mask(replaced, *shape[:2])
 
 
 def person_boxes(detections, scale):

@@ -20,7 +20,7 @@ import io
 import cv2
 import numpy as np
 
-from ..render.regions import box_to_region, grow_box
+from ..geometry import box_to_region, grow_box
 
 FACE_DETECTORS = ("centerface", "haar")
 

@@ -15,12 +15,11 @@ from ..artifacts import read_json
 from ..errors import ImageRejected
 from ..images import load_rgb
 from ..language.words import word_texts
-from ..masks.components import caption_word_indices
+from ..masks.components import COMPONENTS, caption_word_indices
 from ..masks.heatmaps import upsample_and_normalise
 from .save import figure_style, save_figure
 
 FIGSIZE = (16, 8)
-MASK_COMPONENTS = ("persons", "objects", "w1", "w2", "scene")
 MASK_COLOURS = {"persons": "tab:red", "objects": "tab:orange", "w1": "tab:green", "w2": "tab:blue",
                 "scene": "tab:purple"}
 ROLE_COLOURS = {"major": "tab:red", "minor": "tab:cyan"}
@@ -118,7 +117,7 @@ def load_panel_inputs(paths):
     word_heat = {name: words_heat(words[name], caption.get("words", []), word_maps, *shown)
                  for name in WORD_LISTS}
     scene_heat, scene_note = heat_map(_npz_arrays(paths["scene_npz"], ["relevance"])["relevance"], *shown)
-    masks = _npz_arrays(paths["masks_npz"], MASK_COMPONENTS)
+    masks = _npz_arrays(paths["masks_npz"], COMPONENTS)
     return {
         "image_id": image_id,
         "rejected": None,
@@ -218,7 +217,7 @@ def draw_scene(ax, inputs):
 def draw_masks(ax, inputs):
     _show(ax, (inputs["image"] * 0.4).astype(np.uint8), inputs["size"])  # dimmed, so the colours stand out
     handles = []
-    for name in MASK_COMPONENTS:
+    for name in COMPONENTS:
         mask = inputs["masks"][name]
         if mask.size:
             overlay = np.zeros((*mask.shape, 4), np.float32)

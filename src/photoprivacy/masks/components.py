@@ -15,20 +15,10 @@ import re
 
 import numpy as np
 
-from ..render.regions import box_to_region
+from ..geometry import boxes_mask
 from .heatmaps import upsample_and_normalise
 
 COMPONENTS = ("persons", "objects", "w1", "w2", "scene")
-
-
-def boxes_mask(boxes, height, width):
-    mask = np.zeros((height, width), bool)
-    for box in boxes:
-        region = box_to_region(box, width, height)
-        if region is not None:
-            x0, y0, x1, y1 = region
-            mask[y0:y1, x0:x1] = True
-    return mask
 
 
 def heat_mask(grid, height, width, threshold, upsampling="bilinear"):

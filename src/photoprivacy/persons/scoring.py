@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from ..geometry import box_centre
+
 SCORING_RULES = ("corrected", "notebook")
 ATTENTION_SCALINGS = ("global", "column")
 
@@ -46,11 +48,6 @@ def attention_score(attention_map, scaling="global", cutoff=0.5):
     else:
         raise ValueError(f"unknown attention scaling '{scaling}' (expected one of {ATTENTION_SCALINGS})")
     return int((scaled > cutoff).sum())
-
-
-def box_centre(box_xyxy):
-    x0, y0, x1, y1 = box_xyxy
-    return (x0 + x1) / 2.0, (y0 + y1) / 2.0
 
 
 def distance_to_centre(box_xyxy, width, height):

@@ -12,7 +12,7 @@
 Every edge is a dict: person, object (detection index), label, predicate, evidence.
 """
 
-import math
+from ..geometry import box_area, box_intersection, box_iou, centre_distance
 
 # Caption words that name a COCO category differently (keys are COCO names).
 SYNONYMS = {
@@ -53,25 +53,6 @@ SYNONYMS = {
 }
 
 
-def centre(box):
-    x0, y0, x1, y1 = box
-    return (x0 + x1) / 2.0, (y0 + y1) / 2.0
-
-
-def centre_distance(a, b):
-    (ax, ay), (bx, by) = centre(a), centre(b)
-    return math.hypot(ax - bx, ay - by)
-
-
-def area(box):
-    x0, y0, x1, y1 = box
-    return max(0.0, x1 - x0) * max(0.0, y1 - y0)
-
-
-def intersection(a, b):
-    return area([max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])])
-
-
 def _singular_candidates(word):
     """The word and what it could be the plural of (horses -> horse, buses -> bus, skies -> sky)."""
     candidates = {word}
@@ -102,11 +83,11 @@ def relation_edges(persons, objects, action_words=(), containment=0.5):
             edges.append(_edge(person, nearest, "nearest",
                                {"centre_distance": round(centre_distance(box, nearest["box_xyxy"]), 3)}))
         for obj in objects:
-            shared = intersection(box, obj["box_xyxy"])
+            shared = box_intersection(box, obj["box_xyxy"])
             if shared <= 0:
                 continue
-            iou = shared / (area(box) + area(obj["box_xyxy"]) - shared)
-            inside = shared / area(obj["box_xyxy"]) if area(obj["box_xyxy"]) > 0 else 0.0
+            iou = box_iou(box, obj["box_xyxy"])
+            inside = shared / box_area(obj["box_xyxy"]) if box_area(obj["box_xyxy"]) > 0 else 0.0
             predicate = "contained" if inside >= containment else "overlaps"
             edges.append(_edge(person, obj, predicate, {"iou": round(iou, 4), "inside": round(inside, 4)}))
         for word in action_words:
