@@ -12,6 +12,7 @@ import numpy as np
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
 from ..pipeline import BackgroundWriter, decoded_batches
+from ..records import image_record
 from ..stages import STAGE_VERSIONS
 from .word_attention import caption_with_word_maps
 
@@ -20,18 +21,8 @@ SCHEMA_VERSION = 1
 
 def caption_record(image_id, prov, result=None, grid=None, reason=None):
     """The caption record (workflow/schemas/caption.schema.json) of one image."""
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": image_id,
-        "status": "rejected" if reason else "ok",
-        "reason": reason,
-        "caption": None,
-        "tokens": [],
-        "words": [],
-        "token_to_word": [],
-        "grid": None,
-        "provenance": prov,
-    }
+    record = image_record(SCHEMA_VERSION, image_id, "rejected" if reason else "ok", reason, prov, caption=None,
+                          tokens=[], words=[], token_to_word=[], grid=None)
     if result is not None:
         record.update(caption=result.caption, tokens=list(result.tokens), words=list(result.words),
                       token_to_word=[int(i) for i in result.token_to_word], grid=[int(grid[0]), int(grid[1])])

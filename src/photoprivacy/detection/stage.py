@@ -15,6 +15,7 @@ import numpy as np
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
 from ..pipeline import BackgroundWriter, decoded_batches
+from ..records import image_record
 from ..stages import STAGE_VERSIONS
 
 SCHEMA_VERSION = 1
@@ -22,21 +23,16 @@ SCHEMA_VERSION = 1
 
 def detection_record(image_id, source, detector_name, has_attention, prov, image=None, result=None, reason=None):
     """The per-image detection JSON (workflow/schemas/detect.schema.json)."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": image_id,
-        "source": str(source),
-        "status": "rejected" if reason else "ok",
-        "reason": reason,
-        "image": None if image is None else {"width": int(image.shape[1]), "height": int(image.shape[0])},
-        "detector": detector_name,
-        "attention": {
+    return image_record(
+        SCHEMA_VERSION, image_id, "rejected" if reason else "ok", reason, prov, source=str(source),
+        image=None if image is None else {"width": int(image.shape[1]), "height": int(image.shape[0])},
+        detector=detector_name,
+        attention={
             "available": bool(has_attention) and result is not None,
             "grid": [int(result.grid[0]), int(result.grid[1])] if result is not None and has_attention else None,
         },
-        "detections": [] if result is None else [dict(d, index=i) for i, d in enumerate(result.detections)],
-        "provenance": prov,
-    }
+        detections=[] if result is None else [dict(d, index=i) for i, d in enumerate(result.detections)],
+    )
 
 
 def attention_arrays(result=None):

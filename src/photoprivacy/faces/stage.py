@@ -13,6 +13,7 @@ from ..artifacts import provenance, read_json, write_json, write_npz
 from ..errors import ImageRejected
 from ..images import load_rgb
 from ..pipeline import BackgroundWriter
+from ..records import after
 from ..stages import STAGE_VERSIONS
 from .detectors import faces_of_persons
 
@@ -21,16 +22,8 @@ SCHEMA_VERSION = 1
 
 def faces_record(persons, detector, params, image=None):
     """The faces record (workflow/schemas/faces.schema.json) of one image."""
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": persons["image_id"],
-        "status": persons["status"],
-        "reason": persons["reason"],
-        "detector": detector.name,
-        "faces": [],
-        "notes": [],
-        "provenance": provenance("faces", STAGE_VERSIONS["faces"], params, detector.model_info),
-    }
+    prov = provenance("faces", STAGE_VERSIONS["faces"], params, detector.model_info)
+    record = after(persons, prov, SCHEMA_VERSION, detector=detector.name, faces=[], notes=[])
     if image is not None:
         record["faces"], record["notes"] = faces_of_persons(image, persons["persons"], detector)
     return record

@@ -6,6 +6,7 @@ the analysis (BERT, or spaCy) runs (``pipeline``).
 
 from ..artifacts import provenance, read_json, write_json
 from ..pipeline import BackgroundWriter, batches, prefetched
+from ..records import after
 from ..stages import STAGE_VERSIONS
 
 SCHEMA_VERSION = 1
@@ -14,18 +15,8 @@ READ_AHEAD = 8  # captions read per chunk by the prefetching threads
 
 def language_record(caption, analysis, params):
     """The language record (workflow/schemas/language.schema.json) of one image."""
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": caption["image_id"],
-        "status": caption["status"],
-        "reason": caption["reason"],
-        "caption": caption.get("caption"),
-        "method": params["method"],
-        "w1": [],
-        "w2": [],
-        "evidence": [],
-        "provenance": provenance("language", STAGE_VERSIONS["language"], params),
-    }
+    record = after(caption, provenance("language", STAGE_VERSIONS["language"], params), SCHEMA_VERSION,
+                   caption=caption.get("caption"), method=params["method"], w1=[], w2=[], evidence=[])
     if caption["status"] == "ok":
         record.update(w1=analysis["w1"], w2=analysis["w2"], evidence=analysis["evidence"],
                       reason=analysis.get("reason"))

@@ -15,7 +15,6 @@ import re
 
 import numpy as np
 
-from ..geometry import boxes_mask
 from .heatmaps import upsample_and_normalise
 
 COMPONENTS = ("persons", "objects", "w1", "w2", "scene")

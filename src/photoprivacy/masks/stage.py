@@ -4,23 +4,18 @@ import numpy as np
 
 from ..artifacts import provenance, read_json, write_json, write_npz
 from ..detection.coco import PERSON_LABEL_ID
+from ..geometry import boxes_mask
 from ..language.words import word_texts
+from ..records import after
 from ..stages import STAGE_VERSIONS
-from .components import COMPONENTS, boxes_mask, heat_mask, related_object_boxes, words_mask
+from .components import COMPONENTS, heat_mask, related_object_boxes, words_mask
 
 SCHEMA_VERSION = 1
 
 
 def build_masks(detection, relations, caption, word_maps, language, scene, relevance_grid, params):
     """Return (masks dict name -> bool (H, W), record)."""
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": detection["image_id"],
-        "status": detection["status"],
-        "reason": detection["reason"],
-        "components": {},
-        "provenance": provenance("masks", STAGE_VERSIONS["masks"], params),
-    }
+    record = after(detection, provenance("masks", STAGE_VERSIONS["masks"], params), SCHEMA_VERSION, components={})
     if detection["status"] != "ok":
         return {name: np.zeros((0, 0), bool) for name in COMPONENTS}, record
     height, width = detection["image"]["height"], detection["image"]["width"]

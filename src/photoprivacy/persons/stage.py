@@ -4,6 +4,7 @@ import numpy as np
 
 from ..artifacts import provenance, read_json, write_json
 from ..detection.coco import PERSON_LABEL_ID
+from ..records import after
 from ..stages import STAGE_VERSIONS
 from .scoring import attention_score, distance_to_centre, major_count, rank_persons, select_majors
 
@@ -16,16 +17,7 @@ def score_persons(detection, attention, params):
     ``detection`` is the detection JSON, ``attention`` its (n, h, w) maps.
     """
     prov = provenance("persons", STAGE_VERSIONS["persons"], params)
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": detection["image_id"],
-        "status": detection["status"],
-        "reason": detection["reason"],
-        "image": detection["image"],
-        "scoring": None,
-        "persons": [],
-        "provenance": prov,
-    }
+    record = after(detection, prov, SCHEMA_VERSION, image=detection["image"], scoring=None, persons=[])
     if detection["status"] != "ok":
         return record
     width, height = detection["image"]["width"], detection["image"]["height"]

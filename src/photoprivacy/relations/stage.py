@@ -3,6 +3,7 @@
 from ..artifacts import provenance, read_json, write_json
 from ..detection.coco import PERSON_LABEL_ID
 from ..language.words import word_texts
+from ..records import after
 from ..stages import STAGE_VERSIONS
 from .graph import relation_edges
 
@@ -11,16 +12,8 @@ SCHEMA_VERSION = 1
 
 def relations_record(detection, language, params):
     """The relations record (workflow/schemas/relations.schema.json) of one image."""
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": detection["image_id"],
-        "status": detection["status"],
-        "reason": detection["reason"],
-        "persons": [],
-        "objects": [],
-        "edges": [],
-        "provenance": provenance("relations", STAGE_VERSIONS["relations"], params),
-    }
+    record = after(detection, provenance("relations", STAGE_VERSIONS["relations"], params), SCHEMA_VERSION,
+                   persons=[], objects=[], edges=[])
     if detection["status"] != "ok":
         return record
     things = [{"index": d["index"], "label": d["label"], "box_xyxy": d["box_xyxy"]} for d in detection["detections"]]

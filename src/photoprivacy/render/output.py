@@ -6,6 +6,7 @@ import numpy as np
 from ..artifacts import provenance, write_bytes_atomic, write_json
 from ..errors import ImageRejected
 from ..images import load_rgb
+from ..records import image_record
 from ..stages import STAGE_VERSIONS
 
 SCHEMA_VERSION = 1
@@ -17,18 +18,9 @@ PLACEHOLDER = np.zeros((1, 1, 3), np.uint8)
 
 def decision_log(scenario, image_id, status, reason, params, regions, warnings):
     stage = f"render_{scenario}"
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": image_id,
-        "scenario": scenario,
-        "variant": params["variant"],
-        "status": status,
-        "reason": reason,
-        "seed": params["seed"],
-        "regions": regions,
-        "warnings": warnings,
-        "provenance": provenance(stage, STAGE_VERSIONS[stage], params),
-    }
+    return image_record(SCHEMA_VERSION, image_id, status, reason, provenance(stage, STAGE_VERSIONS[stage], params),
+                        scenario=scenario, variant=params["variant"], seed=params["seed"], regions=regions,
+                        warnings=warnings)
 
 
 def png_bytes(image):

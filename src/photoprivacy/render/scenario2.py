@@ -16,10 +16,10 @@ import numpy as np
 
 from ..artifacts import read_json
 from ..faces.blend import fit_face
+from ..geometry import box_to_region
 from . import strength
 from .obfuscate import obfuscate_region, pixelate_mean
 from .output import render_shard
-from ..geometry import box_to_region
 
 NO_GENERATOR_WARNING = "no face generator configured (fakes.generator: none): faces pixelated instead"
 NO_FACE_HEAD_NOTE = "no face found in the major person's box: the head region is obfuscated instead"

@@ -13,6 +13,7 @@ import torch
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
 from ..pipeline import BackgroundWriter, decoded_batches
+from ..records import image_record
 from ..stages import STAGE_VERSIONS
 from .classifier import top_predictions
 from .lrp import transformer_attribution_grids
@@ -24,16 +25,11 @@ RELEVANCE_METHODS = {"gradient_rollout": relevance_grids, "transformer_attributi
 
 
 def scene_record(image_id, prov, reason=None, label=None, index=None, top_k=(), note=None):
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "image_id": image_id,
-        "status": "rejected" if reason else "ok",
-        "reason": reason or note,
-        "label": label,
-        "class_index": index,
-        "top_k": [{"index": int(i), "label": name, "probability": round(float(p), 6)} for i, name, p in top_k],
-        "provenance": prov,
-    }
+    return image_record(
+        SCHEMA_VERSION, image_id, "rejected" if reason else "ok", reason or note, prov, label=label,
+        class_index=index,
+        top_k=[{"index": int(i), "label": name, "probability": round(float(p), 6)} for i, name, p in top_k],
+    )
 
 
 def scene_inputs(items, max_pixels, preprocessing):
