@@ -8,6 +8,19 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 SHARED_PHOTOS = REPO.parent / "shared" / "data" / "photos"
 SCHEMAS = REPO / "workflow" / "schemas"
+TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+
+
+def small_config(images):
+    """config.yaml with the small test settings of .test/config/config.yaml on top, reading ``images``."""
+    import yaml
+
+    from photoprivacy.sweeps import merge
+
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = merge(base, yaml.safe_load(TEST_CONFIG.read_text()), "test config")
+    config["input"]["images"] = str(images)
+    return config
 
 
 @pytest.fixture(scope="session")

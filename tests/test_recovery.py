@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, gradient_image, save_image
+from conftest import REPO, gradient_image, save_image, small_config
 
 pytestmark = pytest.mark.workflow
 
@@ -26,10 +26,8 @@ def make_project(workdir):
     photos = workdir / "photos"
     for index, (height, width) in enumerate(((120, 200), (160, 90), (100, 100))):
         save_image(photos / f"photo{index}.png", gradient_image(height, width, seed=index))
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["input"]["images"] = str(photos)
-    config["execution"].update(shards=2, batch_size=2)
-    config["fakes"]["steps"] = 5
+    config = small_config(photos)
+    config["execution"]["shards"] = 2
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 

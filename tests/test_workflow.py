@@ -18,7 +18,7 @@ from PIL import Image
 from photoprivacy.artifacts import load_schema, read_json, validate_npz
 from photoprivacy.shard_index import read_shard_index
 
-from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator
+from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator, small_config
 
 pytestmark = pytest.mark.workflow
 
@@ -47,12 +47,9 @@ def planned_jobs(workdir, *args):
 
 
 def write_config(workdir, name="config.yaml", detect=None, render=None):
-    """The repository's config.yaml with test settings on top (small shards and steps)."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["input"]["images"] = str(workdir / "photos")
-    config["execution"].update(shards=4, batch_size=2)
+    """The repository's config.yaml with .test/config/config.yaml on top (small shards and steps)."""
+    config = small_config(workdir / "photos")
     config["detect"].update(detect or {})
-    config["fakes"]["steps"] = 5
     for section, values in (render or {}).items():
         config["render"][section].update(values)
     (workdir / name).write_text(yaml.safe_dump(config))
