@@ -11,6 +11,8 @@ from PIL import Image
 
 from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
 
+from conftest import REPO
+
 SETTINGS = {"face_threshold": 0.5, "iou": 0.5, "person_coverage": 0.5, "redetect_persons": True, "recaption": True}
 MINOR = [10, 10, 30, 40]  # x0, y0, x1, y1: 20 x 30 pixels
 FACE = [50, 5, 60, 15]  # 10 x 10 pixels
@@ -113,3 +115,63 @@ def test_scenario1_mask_and_resized_output(tmp_path):
     assert row["altered_fraction"] == pytest.approx(150 / 1200) and row["psnr_outside"] == math.inf
     # the detector's boxes are in the protected photo's pixels: the minor's box scaled by one half
     assert row["persons_protected"] == 1 and row["persons_redetected"] == 0
+
+
+def test_metric_tables_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from photoprivacy import artifacts
+    from photoprivacy.evaluate.tables import write_table
+
+    frame = pd.DataFrame({"image_id": ["a", "b"], "ssim_outside": [0.5, 1.0]})
+    write_table(frame, tmp_path / "t.parquet", tmp_path / "t.csv")
+    assert pd.read_csv(tmp_path / "t.csv").equals(frame) and pd.read_parquet(tmp_path / "t.parquet").equals(frame)
+    old_csv = (tmp_path / "t.csv").read_bytes()
+
+    def fail_on_rename(src, dst):  # the job dies after writing the temp file, before the rename
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(artifacts.os, "replace", fail_on_rename)
+    with pytest.raises(KeyboardInterrupt):
+        write_table(pd.concat([frame] * 3), tmp_path / "t.parquet", tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_bytes() == old_csv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.parquet"]  # no temp file left
+
+
+# Writers that take a path; in scripts/ and src/ they must write to a buffer that
+# artifacts.write_bytes_atomic (temp file + rename) puts in place.
+PATH_WRITERS = {"to_csv", "to_parquet", "to_json", "to_excel", "savefig", "save", "savez", "savez_compressed",
+                "imwrite", "write_text", "write_bytes", "dump"}
+
+
+def direct_writes(path):
+    """Calls in ``path`` that write a file directly: a writer of PATH_WRITERS given a first
+    argument other than a name bound to io.BytesIO() (to_csv() without one returns text)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    buffers = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+               and isinstance(node.value, ast.Call) and ast.unparse(node.value.func) in ("io.BytesIO", "io.StringIO")
+               for target in node.targets if isinstance(target, ast.Name)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in PATH_WRITERS:
+            first = node.args[0] if node.args else next(
+                (k.value for k in node.keywords if k.arg in ("path", "path_or_buf", "fname", "file", "fp")), None)
+            if node.func.attr in ("write_text", "write_bytes"):
+                first = node.func.value  # Path.write_text writes to the path it is called on
+            if first is None and node.func.attr != "to_csv":
+                first = node.func.value
+            if first is not None and not (isinstance(first, ast.Name) and first.id in buffers):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+def test_scripts_and_library_write_files_only_through_the_atomic_writer():
+    repo = REPO
+    # Model builders write through from_pretrained's own save_pretrained (a folder, then the manifest).
+    allowed = {"src/photoprivacy/caption/models.py", "src/photoprivacy/language/bert_attention.py"}
+    found = [hit for path in sorted([*(repo / "scripts").glob("*.py"), *(repo / "src").rglob("*.py")])
+             if path.relative_to(repo).as_posix() not in allowed for hit in direct_writes(path)]
+    assert found == []
+    assert direct_writes(repo / "scripts" / "evaluate.py") == []

@@ -22,6 +22,7 @@ def test_missing_weights_without_hub_say_what_to_download_and_where(tmp_path):
     assert "https://huggingface.co/facebook/detr-resnet-50/tree/1d5f47bd3bdd2c4bbfa585418ffe6da5028b4c0b" in message
     assert "config.json, model.safetensors" in message
     assert f"put them in {target}/" in message
+    assert "Without network, try the workflow with `make offline`" in message
 
 
 def test_files_placed_by_hand_are_used_without_network(tiny_detr_dir, tmp_path):

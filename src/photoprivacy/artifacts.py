@@ -20,6 +20,8 @@ from . import __version__
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+# What open() gives a new file: 0666 less the umask (0644 under the usual umask 022).
+FILE_MODE = 0o666 & ~_UMASK
 
 PROVENANCE_PACKAGES = ("photoprivacy", "torch", "transformers", "timm", "numpy", "pillow")
 
@@ -31,11 +33,19 @@ def write_bytes_atomic(path, data):
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
+        os.chmod(tmp, FILE_MODE)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def give_usual_read_access(path):
+    """Add the read permissions a new file would have (FILE_MODE) where ``path`` lacks them:
+    writers that go through a temp file (safetensors in transformers, hub downloads) leave 0600."""
+    mode = os.stat(path).st_mode & 0o7777
+    if mode & FILE_MODE & 0o444 != FILE_MODE & 0o444:
+        os.chmod(path, mode | (FILE_MODE & 0o444))
 
 
 def write_json(path, payload):

@@ -29,6 +29,7 @@ for shard in SHARDS:
             mem_mb=job_resources("caption")["mem_mb"],
             runtime=job_resources("caption")["runtime"],
             gpu=job_resources("caption")["gpu"],
+            **partition_resource("caption"),
         conda:
             "../../envs/models.yaml"
         script:

@@ -1,6 +1,7 @@
 # Shared vocabulary of the workflow: config validation, the image table,
 # shards, model locations and stage parameters. Helpers only, no rules.
 import functools
+import json
 import os
 import re
 import sys
@@ -12,6 +13,7 @@ from snakemake.utils import validate
 from photoprivacy import samples, sweeps
 from photoprivacy.errors import ConfigError, ModelNotAvailable
 from photoprivacy.language import spacy_model
+from photoprivacy.models.store import MANIFEST, VERIFY_ENV
 from photoprivacy.stages import STAGE_VERSIONS
 
 
@@ -151,8 +153,62 @@ def model_dir(family):
     return f"{MODELS_DIR}/hub/{family}"
 
 
+# models.verify (fast | full) reaches the jobs through the environment, not through params:
+# it sets how much of a model folder a job hashes before loading it, never what the job
+# writes, so changing it must rerun nothing (Snakemake reruns a job whose params changed).
+# Local jobs inherit this process's environment; a cluster job's own Snakemake reads the
+# config and sets it again here.
+os.environ[VERIFY_ENV] = config["models"]["verify"]
+
+
+@functools.cache
+def missing_model_files(folder):
+    """Files that the manifest of model ``folder`` lists and the folder lacks (deleted by
+    hand): a read of the manifest and a stat per file at planning."""
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as handle:
+            listed = json.load(handle)["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+    return tuple(name for name in listed if not os.path.isfile(os.path.join(folder, name)))
+
+
+RESTORED_MODELS = set()  # families whose missing files rule all and rule protect ask for
+
+
 def model_manifest(family):
-    return f"{model_dir(family)}/manifest.json"
+    """The manifest of the family's folder, which stages take as their model input.
+
+    A file the manifest lists that was deleted is made again by the folder's rule (its
+    restore_model_<family> rule declares it, rules/models.smk) because rule all and rule protect
+    ask for it (MISSING_FILES). The manifest is then `ancient` for the stages: a job that
+    reruns does not make the jobs that depend on its outputs rerun. The rebuilt files and
+    manifest have the same bytes (same revision or seed), so in later runs Snakemake finds
+    the manifest newer than the stages' outputs but with the checksum it recorded for them,
+    and reruns nothing; a manifest that does change reruns them then.
+    """
+    path = f"{model_dir(family)}/{MANIFEST}"
+    missing = missing_model_files(model_dir(family))
+    if not missing:
+        return path
+    if family not in RESTORED_MODELS:
+        RESTORED_MODELS.add(family)
+        MISSING_FILES.extend(f"{model_dir(family)}/{name}" for name in missing)
+    return ancient(path)
+
+
+def restore_outputs(family):
+    """Outputs of the family's restore_model_<family> rule (rules/models.smk), the manifest and
+    the files it lists that are missing from the family's folder."""
+    folder = f"{MODELS_DIR}/offline/{{family}}-{{size}}" if config["offline"] else f"{MODELS_DIR}/hub/{{family}}"
+    missing = missing_model_files(model_dir(family))
+    return {"manifest": update(f"{folder}/{MANIFEST}"), "restored": [f"{folder}/{name}" for name in missing]}
+
+
+def restore_family(family):
+    """Wildcard constraint of the family's restore_model_<family> rule, the family while a file
+    of its folder is missing, else a pattern that matches nothing."""
+    return re.escape(family) if missing_model_files(model_dir(family)) else "(?!)"
 
 
 def model_params(family):
@@ -170,6 +226,16 @@ def model_params(family):
 
 def job_resources(stage):
     return config["resources"][stage]
+
+
+def partition_resource(stage, applies=True):
+    """``slurm_partition`` of a stage's jobs, to unpack into its resources: the partition
+    of resources.<stage>.slurm_partition, or nothing when that is null or ``applies`` is
+    false (a stage that needs no GPU this time), so the job gets the profile's default
+    partition. A resource may not be None, hence no key rather than a null one.
+    Resources are no params: changing a partition reruns nothing."""
+    partition = job_resources(stage).get("slurm_partition")
+    return {"slurm_partition": partition} if partition and applies else {}
 
 
 def detect_params():

@@ -30,6 +30,7 @@ for shard in SHARDS:
             mem_mb=job_resources("detect")["mem_mb"],
             runtime=job_resources("detect")["runtime"],
             gpu=job_resources("detect")["gpu"],
+            **partition_resource("detect"),
         conda:
             "../../envs/models.yaml"
         script:

@@ -42,6 +42,7 @@ for variant, cfg in VARIANTS.items():
                     mem_mb=job_resources("evaluate")["mem_mb"],
                     runtime=job_resources("evaluate")["runtime"],
                     gpu=job_resources("evaluate")["gpu"],
+                    **partition_resource("evaluate"),
                 conda:
                     "../../envs/models.yaml"
                 script:

@@ -60,6 +60,7 @@ for group in stage_groups("fakes"):
                 mem_mb=job_resources("fakes")["mem_mb"],
                 runtime=job_resources("fakes")["runtime"],
                 gpu=job_resources("fakes")["gpu"],
+                **partition_resource("fakes"),
             conda:
                 "../../envs/models.yaml"
             script:

@@ -27,6 +27,7 @@ for shard in SHARDS:
             mem_mb=job_resources("language")["mem_mb"],
             runtime=job_resources("language")["runtime"],
             gpu=job_resources("language")["gpu"] if config["language"]["method"] == "bert_attention" else 0,
+            **partition_resource("language", applies=config["language"]["method"] == "bert_attention"),
         conda:
             "../../envs/models.yaml"
         script:

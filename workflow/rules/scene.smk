@@ -51,6 +51,7 @@ for shard in SHARDS:
             mem_mb=job_resources("scene")["mem_mb"],
             runtime=job_resources("scene")["runtime"],
             gpu=job_resources("scene")["gpu"],
+            **partition_resource("scene"),
         conda:
             "../../envs/models.yaml"
         script:
