@@ -29,6 +29,7 @@ test: install
 
 lint: install
 	$(BIN)/snakemake --lint
+	$(BIN)/ruff check .
 
 report: install  # after a run: figures, metrics and captions in report.html
 	$(BIN)/snakemake --report report.html $(ARGS)

@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts: a scratch project and a Snakemake call."""
 
+import csv
 import os
 import shutil
 import subprocess
@@ -36,6 +37,12 @@ def scratch_project(photos=None, generated=0, empty_files=0, **config_sections):
         config.setdefault(section, {}).update(values)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     return workdir
+
+
+def benchmark_row(tsv):
+    """The row of one job's Snakemake benchmark file (s, max_rss, ...), as strings."""
+    with open(tsv) as handle:
+        return next(csv.DictReader(handle, delimiter="\t"))
 
 
 def snakemake(workdir, *args, log=None):

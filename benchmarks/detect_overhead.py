@@ -10,14 +10,12 @@ of jobs, image decoding, attention extraction and artifact writing).
 """
 
 import argparse
-import csv
 import shutil
 import time
 from pathlib import Path
 
 import torch
-
-from common import SHARED_PHOTOS, scratch_project, snakemake
+from common import SHARED_PHOTOS, benchmark_row, scratch_project, snakemake
 
 
 def main():
@@ -37,7 +35,7 @@ def main():
     snakemake(workdir, manifest)  # build the model first: not part of the stage's time
     stage_wall = snakemake(workdir, "results/summary/rejected.tsv")  # detection and its summary only
     job_seconds = sum(
-        float(next(csv.DictReader(open(tsv), delimiter="\t"))["s"])
+        float(benchmark_row(tsv)["s"])
         for tsv in (workdir / "results" / "benchmarks" / "detect").glob("*.tsv")
     )
     n_images = len(list((workdir / "photos").iterdir()))

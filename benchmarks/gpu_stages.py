@@ -32,9 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from PIL import Image
-
 from common import scratch_project
+from PIL import Image
 from scenario1_models import timed
 
 STAGES = ("detect", "detect_fp16", "caption", "language", "scene", "fakes", "evaluate")
@@ -186,7 +185,7 @@ class Bench:
         (model, tokenizer), load = self.loaded(lambda: load_bert(model_dir, device=self.device))
         items = self.items("language", caption_json="captions/{id}.json")
         captions = [CAPTIONS[index % len(CAPTIONS)] for index in range(len(items))]
-        for item, caption in zip(items, captions):
+        for item, caption in zip(items, captions, strict=True):
             write_json(item["caption_json"], {"image_id": item["id"], "status": "ok", "reason": None,
                                               "caption": caption})
         encodings = [tokenizer(caption_words(caption), is_split_into_words=True, return_tensors="pt").to(self.device)
@@ -274,7 +273,7 @@ class Bench:
         items = self.items("evaluate", png="final/{id}.png", decisions="final/{id}.decisions.json",
                            detect_json="final/{id}.detect.json", caption_json="final/{id}.caption.json",
                            language_json="final/{id}.language.json")
-        protected = [protected_inputs(item, image) for item, image in zip(items, self.images)]
+        protected = [protected_inputs(item, image) for item, image in zip(items, self.images, strict=True)]
         detector, captioner = evaluators.persons, evaluators.caption.args[0]
         dtype = torch.float16 if detector.half else torch.float32
         inputs = []
@@ -330,7 +329,8 @@ def main():
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu or auto")
     parser.add_argument("--size", choices=["tiny", "full"], default="full", help="random model size")
     parser.add_argument("--images", type=int, default=256, help="generated 640x480 photos")
-    parser.add_argument("--batch-size", type=int, default=16, help="execution.batch_size, which detect, caption and evaluate batch by "
+    parser.add_argument("--batch-size", type=int, default=16,
+                        help="execution.batch_size, which detect, caption and evaluate batch by "
                         "(16: profiles/slurm/gpu.yaml)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES), help="stages to time, in order")
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps of the face generator")

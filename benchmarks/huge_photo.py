@@ -12,15 +12,13 @@ crop shrunk to faces.max_side, so it costs about the same on both.
 """
 
 import argparse
-import csv
 import json
 import shutil
 
 import cv2
 import numpy as np
 import yaml
-
-from common import SHARED_PHOTOS, scratch_project, snakemake
+from common import SHARED_PHOTOS, benchmark_row, scratch_project, snakemake
 
 STAGES = ("detect", "persons", "faces", "fakes", "render_scenario2")
 
@@ -40,7 +38,7 @@ def stage_seconds(workdir):
     seconds, memory = {}, {}
     for stage in STAGES:
         for tsv in (workdir / "results" / "benchmarks" / stage).rglob("*.tsv"):
-            row = next(csv.DictReader(open(tsv), delimiter="\t"))
+            row = benchmark_row(tsv)
             seconds[stage] = seconds.get(stage, 0.0) + float(row["s"])
             memory[stage] = max(memory.get(stage, 0.0), float(row["max_rss"]))
     return seconds, memory

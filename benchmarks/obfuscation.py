@@ -18,8 +18,8 @@ import time
 
 import cv2
 import numpy as np
-
 from common import REPO, SHARED_PHOTOS
+
 from photoprivacy.render import obfuscate
 
 WIDTH, HEIGHT = 4000, 3000

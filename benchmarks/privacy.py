@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-
 from common import REPO, snakemake
 
 sys.path.insert(0, str(REPO / "tests"))

@@ -10,17 +10,15 @@ pass, and the forward + backward pass that the relevance map needs.
 """
 
 import argparse
-import csv
 import shutil
 import time
 
 import torch
-
-from common import SHARED_PHOTOS, scratch_project, snakemake
+from common import SHARED_PHOTOS, benchmark_row, scratch_project, snakemake
 
 
 def job_seconds(workdir, stage):
-    return sum(float(next(csv.DictReader(open(tsv), delimiter="\t"))["s"])
+    return sum(float(benchmark_row(tsv)["s"])
                for tsv in (workdir / "results" / "benchmarks" / stage).glob("*.tsv"))
 
 

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from PIL import Image
-
 from common import REPO, scratch_project
+from PIL import Image
 
 
 def main():

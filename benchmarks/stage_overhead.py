@@ -41,9 +41,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from PIL import Image
-
 from common import REPO, scratch_project
+from PIL import Image
 
 sys.path.insert(0, str(REPO / "tests"))
 from test_privacy_workflow import scaled_photos_and_boxes  # noqa: E402  (one definition of the scaled photos)
@@ -335,7 +334,7 @@ def main():
     for stage in (s for s in STAGES if s in needed):
         items = stage_items(stage, photos, out)
         warm = stage_items(stage, photos[:1], Path(tempfile.mkdtemp(prefix="warm-", dir=workdir)))
-        for item, source in zip(warm, items):  # the warm-up reads the same inputs, writes elsewhere
+        for item, source in zip(warm, items, strict=False):  # the warm-up reads the same inputs, writes elsewhere
             item.update({key: value for key, value in source.items() if key not in ("json", "npz")})
         bench.run(stage, warm)
         runs = []

@@ -8,11 +8,10 @@ Job seconds include starting Python and importing the libraries.
 """
 
 import argparse
-import csv
 import shutil
 from collections import defaultdict
 
-from common import SHARED_PHOTOS, scratch_project, snakemake
+from common import SHARED_PHOTOS, benchmark_row, scratch_project, snakemake
 
 
 def main():
@@ -32,14 +31,15 @@ def main():
     seconds, memory, jobs = defaultdict(float), defaultdict(float), defaultdict(int)
     for tsv in sorted((workdir / "results" / "benchmarks").rglob("*.tsv")):
         stage = tsv.relative_to(workdir / "results" / "benchmarks").parts[0]
-        row = next(csv.DictReader(open(tsv), delimiter="\t"))
+        row = benchmark_row(tsv)
         seconds[stage] += float(row["s"])
         memory[stage] = max(memory[stage], float(row["max_rss"]))
         jobs[stage] += 1
     print(f"{n_images} images, random models ({args.size}), {args.shards} shards, whole DAG {wall:.1f} s")
     print(f"{'stage':<18}{'jobs':>5}{'job s':>9}{'s/image':>9}{'peak MB':>9}")
     for stage in seconds:
-        print(f"{stage:<18}{jobs[stage]:>5}{seconds[stage]:>9.2f}{seconds[stage] / n_images:>9.2f}{memory[stage]:>9.0f}")
+        per_image = seconds[stage] / n_images
+        print(f"{stage:<18}{jobs[stage]:>5}{seconds[stage]:>9.2f}{per_image:>9.2f}{memory[stage]:>9.0f}")
     shutil.rmtree(workdir)
 
 

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from PIL import Image
-
 from common import scratch_project, snakemake
+from PIL import Image
 
 MODEL_FAMILIES = ("detr", "captioner_blip", "scene_classifier", "face_generator")
 RULE_OF_FOLDER = {"summary": "summarize_rejected"}  # benchmark folders named otherwise than their rule

@@ -27,11 +27,10 @@ if stage["method"] == "dependency":
         return analyse_caption(caption, nlp)
 
 else:
-    from photoprivacy.language.bert_attention import analyse_caption_bert, load_bert
-
     import torch
 
     from photoprivacy.devices import pick_device
+    from photoprivacy.language.bert_attention import analyse_caption_bert, load_bert
 
     torch.set_num_threads(snakemake.threads)
     model, tokenizer = load_bert(Path(snakemake.input.model[0]).parent,

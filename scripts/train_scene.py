@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
+from photoprivacy.devices import pick_device
 from photoprivacy.joblog import log_to_file
 from photoprivacy.models.store import write_manifest
-from photoprivacy.devices import pick_device
 from photoprivacy.scene.train import train_scene_classifier
 
 log = log_to_file(snakemake.log[0])

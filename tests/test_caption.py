@@ -178,12 +178,12 @@ def test_generated_words_cover_the_caption(kind, captioners, greedy_results):
         assert len(result.tokens) == len(result.token_ids) == len(result.token_to_word)
         assert "".join(result.words) == "".join(result.caption.split())
         for index, word in enumerate(result.words):
-            members = [t for t, w in zip(result.token_ids, result.token_to_word) if w == index]
+            members = [t for t, w in zip(result.token_ids, result.token_to_word, strict=True) if w == index]
             assert tokenizer.decode(members).strip() == word
             split_words += len(members) > 1
         owners = [w for w in result.token_to_word if w >= 0]
         assert owners == sorted(owners)  # words are runs of consecutive tokens
-        assert all((w == -1) == (t in special) for t, w in zip(result.token_ids, result.token_to_word))
+        assert all((w == -1) == (t in special) for t, w in zip(result.token_ids, result.token_to_word, strict=True))
     assert split_words > 0, "no word of several tokens: pick another seed for this check"
 
 
@@ -195,7 +195,8 @@ def test_beam_search_maps_are_those_of_the_returned_sequence(kind, captioners, g
     with torch.inference_mode():
         sequences = captioner.model.generate(pixel_values=pixel_values, max_new_tokens=MAX_NEW_TOKENS, num_beams=3)
         query_maps = teacher_forced_maps(kind, captioner.model, pixel_values, sequences, captioner.grid)
-    assert any(r.token_ids != g.token_ids for r, g in zip(results, greedy_results[kind])), "beams equal greedy"
+    pairs = zip(results, greedy_results[kind], strict=True)
+    assert any(r.token_ids != g.token_ids for r, g in pairs), "beams equal greedy"
     for image, result in enumerate(results):
         assert_tokens_match(result, sequences[image])
         np.testing.assert_allclose(result.maps, expected_word_maps(result, query_maps[image]), rtol=1e-4, atol=1e-6)
@@ -222,7 +223,7 @@ def test_beam_search_step_attentions_agree_with_teacher_forcing(captioners):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_batch_equals_images_one_at_a_time(kind, captioners, greedy_results):
-    for image, batched in zip(IMAGES, greedy_results[kind]):
+    for image, batched in zip(IMAGES, greedy_results[kind], strict=True):
         (alone,) = caption_with_word_maps(captioners[kind], [image], MAX_NEW_TOKENS)
         assert (alone.caption, alone.token_ids, alone.words, alone.token_to_word) == (
             batched.caption, batched.token_ids, batched.words, batched.token_to_word

@@ -1,6 +1,7 @@
 """The detection stage over a shard: artifacts, schemas, rejected images, annotations."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def test_same_inputs_give_identical_bytes(tmp_path, tiny_detr_dir):
             item["json"] = item["json"].replace("/out/", f"/{run}/")
             item["npz"] = item["npz"].replace("/out/", f"/{run}/")
         run_detect_shard(items, detector, params={}, batch_size=1, max_pixels=10**8)
-        outputs.append((open(items[0]["json"], "rb").read(), open(items[0]["npz"], "rb").read()))
+        outputs.append((Path(items[0]["json"]).read_bytes(), Path(items[0]["npz"]).read_bytes()))
     assert outputs[0] == outputs[1]
 
 

@@ -11,6 +11,8 @@ import functools
 import numpy as np
 import pytest
 import torch
+from test_detect_stage import make_items
+from test_evaluate_stage import fixture_files, params, scenario2_decisions
 
 from photoprivacy.artifacts import load_schema, read_json, validate_npz, write_json
 from photoprivacy.caption.models import load_captioner
@@ -31,8 +33,6 @@ from photoprivacy.scene.relevance import scene_preprocessing
 from photoprivacy.scene.stage import run_scene_shard
 
 from conftest import SCHEMAS, gradient_image, save_image, schema_validator
-from test_detect_stage import make_items
-from test_evaluate_stage import fixture_files, params, scenario2_decisions
 
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 DEVICES = ["cpu", pytest.param("cuda", marks=GPU)]
@@ -87,14 +87,14 @@ def test_detect_stage(device, tiny_detr_dir, tmp_path):
     detector, stats, outputs = detect_on(device, tiny_detr_dir, tmp_path / device)
     assert detector.device.type == device and device_of(detector.model) == device
     assert (stats["images"], stats["rejected"], stats["detections"]) == (2, 0, 24)  # 12 queries each
-    for (record, arrays), pixels in zip(outputs, PHOTOS.values()):
+    for (record, arrays), pixels in zip(outputs, PHOTOS.values(), strict=True):
         assert record["status"] == "ok" and len(record["detections"]) == 12
         assert record["image"] == {"width": pixels.shape[1], "height": pixels.shape[0]}
         assert arrays["attention"].shape == (12, *record["attention"]["grid"])
     if device == "cpu":
         return
     _, _, expected = detect_on("cpu", tiny_detr_dir, tmp_path / "cpu")
-    for (record, arrays), (cpu_record, cpu_arrays) in zip(outputs, expected):
+    for (record, arrays), (cpu_record, cpu_arrays) in zip(outputs, expected, strict=True):
         found, wanted = record["detections"], cpu_record["detections"]
         assert [(d["query"], d["label"]) for d in found] == [(d["query"], d["label"]) for d in wanted]
         # Boxes are stored to 0.01 px and scores to 1e-6: one rounding step apart at most.
@@ -129,7 +129,7 @@ def test_detr_half_precision_agrees_with_float32(tmp_path):
     full = DetrDetector(tmp_path / "detr-full", threshold=0.0, device="cuda")
     half = DetrDetector(tmp_path / "detr-full", threshold=0.0, device="cuda", half=True)
     assert half.half and next(half.model.model.parameters()).dtype == torch.float16
-    for expected, found in zip(full.detect(photos), half.detect(photos)):
+    for expected, found in zip(full.detect(photos), half.detect(photos), strict=True):
         # threshold 0 keeps every query; labels are left out (near-equal random logits may swap)
         assert [d["query"] for d in found.detections] == [d["query"] for d in expected.detections]
         np.testing.assert_allclose([d["box_xyxy"] for d in found.detections],
@@ -162,7 +162,7 @@ def test_caption_stage(device, kind, offline_model_dir, tmp_path):
     if device == "cpu":
         return
     _, _, expected = caption_on("cpu", kind, model_dir, tmp_path / "cpu")
-    for (record, arrays), (cpu_record, cpu_arrays) in zip(outputs, expected):
+    for (record, arrays), (cpu_record, cpu_arrays) in zip(outputs, expected, strict=True):
         assert (record["caption"], record["tokens"], record["token_to_word"]) == (
             cpu_record["caption"], cpu_record["tokens"], cpu_record["token_to_word"])
         np.testing.assert_allclose(arrays["maps"], cpu_arrays["maps"], atol=1e-5)
@@ -202,7 +202,7 @@ def test_language_bert_stage(device, offline_model_dir, tmp_path):
     if device == "cpu":
         return
     _, _, expected = language_on("cpu", offline_model_dir("bert"), tmp_path / "cpu")
-    for record, cpu_record in zip(records, expected):
+    for record, cpu_record in zip(records, expected, strict=True):
         assert (record["w1"], record["w2"]) == (cpu_record["w1"], cpu_record["w2"])
         links = [(e["word"], e["trigger"], e["kind"]) for e in record["evidence"]]
         assert links == [(e["word"], e["trigger"], e["kind"]) for e in cpu_record["evidence"]]
@@ -218,8 +218,8 @@ def scene_on(device, model_dir, folder):
     model_info = model_summary(verify_manifest(model_dir))
     model, labels = load_scene_classifier(model_dir, device=pick_device(device))
     items = photo_items(folder)
-    counts = run_scene_shard(items, model, labels, {"top_k": 3, "relevance": "gradient_rollout"}, model_info, MAX_PIXELS,
-                             preprocessing=scene_preprocessing(model, "model"))
+    counts = run_scene_shard(items, model, labels, {"top_k": 3, "relevance": "gradient_rollout"}, model_info,
+                             MAX_PIXELS, preprocessing=scene_preprocessing(model, "model"))
     return model, counts, [validated("scene", item) for item in items]
 
 
@@ -235,7 +235,7 @@ def test_scene_stage(device, offline_model_dir, tmp_path):
     if device == "cpu":
         return
     _, _, expected = scene_on("cpu", offline_model_dir("scene_classifier"), tmp_path / "cpu")
-    for (record, arrays), (cpu_record, cpu_arrays) in zip(outputs, expected):
+    for (record, arrays), (cpu_record, cpu_arrays) in zip(outputs, expected, strict=True):
         assert [t["index"] for t in record["top_k"]] == [t["index"] for t in cpu_record["top_k"]]
         np.testing.assert_allclose([t["probability"] for t in record["top_k"]],
                                    [t["probability"] for t in cpu_record["top_k"]], atol=1e-5)

@@ -174,7 +174,10 @@ def test_colour_match_moves_the_face_to_the_reference_statistics():
     face = rng.integers(0, 120, (20, 20, 3), dtype=np.uint8)
     reference = rng.integers(120, 255, (20, 20, 3), dtype=np.uint8)
     matched = match_colour(face, reference)
-    lab = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(float)
+
+    def lab(a):
+        return cv2.cvtColor(a, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(float)
+
     np.testing.assert_allclose(lab(matched).mean(0), lab(reference).mean(0), atol=2.5)
 
 
@@ -203,7 +206,8 @@ def test_fit_face_replaces_every_pixel_of_the_face_box(blend):
         assert (out[10:50, 20:50] == 200).all()  # nothing of the real face survives in the box
     else:  # gradient-domain: the box takes the face's (flat) gradients and the border's colours
         original = image[10:50, 20:50].astype(float)
-        assert np.abs(np.diff(out[12:48, 22:48].astype(float), axis=1)).mean() < np.abs(np.diff(original, axis=1)).mean() / 5
+        inside = out[12:48, 22:48].astype(float)
+        assert np.abs(np.diff(inside, axis=1)).mean() < np.abs(np.diff(original, axis=1)).mean() / 5
     assert notes == {}
 
 

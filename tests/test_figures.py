@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator
 from photoprivacy.artifacts import load_schema, validate_npz, write_json
 from photoprivacy.figures.panels import (
     FIGSIZE,
@@ -25,6 +24,8 @@ from photoprivacy.figures.panels import (
 )
 from photoprivacy.figures.save import PNG_DPI
 from photoprivacy.figures.sweep import privacy_utility_figure, write_privacy_utility
+
+from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator
 
 WIDTH, HEIGHT = 64, 48
 WORDS = ["a", "man", "riding", "a", "bike", "on", "the", "beach"]
@@ -232,7 +233,8 @@ def test_rejected_photo_gets_one_line(tmp_path):
     paths = write_artifacts(tmp_path / "artifacts", "broken", reason="empty file (0 bytes)")
     fig = panel_figure(load_panel_inputs(paths), "broken")
     assert figure_texts(fig) == ["rejected: empty file (0 bytes)"]
-    check_files(write_twice(lambda png, pdf: write_image_panel(paths, png, pdf, "broken"), tmp_path, "broken"), PANEL_PIXELS)
+    written = write_twice(lambda png, pdf: write_image_panel(paths, png, pdf, "broken"), tmp_path, "broken")
+    check_files(written, PANEL_PIXELS)
 
 
 def test_privacy_utility_figure_has_a_row_per_scenario_and_names_missing_values():

@@ -11,11 +11,6 @@ import yaml
 from PIL import Image
 
 from photoprivacy.errors import ModelNotAvailable
-from photoprivacy.faces.blend import fit_face
-from photoprivacy.faces.generators import DonorFaceGenerator
-from photoprivacy.render import strength
-from photoprivacy.render.obfuscate import mosaic_top_left
-from photoprivacy.geometry import box_to_region
 from photoprivacy.evaluate import identity
 from photoprivacy.evaluate.identity import (
     MIN_FACE_WIDTH,
@@ -25,6 +20,11 @@ from photoprivacy.evaluate.identity import (
     identity_check,
     identity_distances,
 )
+from photoprivacy.faces.blend import fit_face
+from photoprivacy.faces.generators import DonorFaceGenerator
+from photoprivacy.geometry import box_to_region
+from photoprivacy.render import strength
+from photoprivacy.render.obfuscate import mosaic_top_left
 
 from conftest import REPO
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import gradient_image
 from photoprivacy.scene.lrp import (
     add_relevance,
     attribution_rollout,
@@ -22,6 +21,8 @@ from photoprivacy.scene.lrp import (
     transformer_attribution_grids,
 )
 from photoprivacy.scene.relevance import build_random_vit, preprocess_scene, relevance_grids
+
+from conftest import gradient_image
 
 EPS = 1e-9
 
@@ -175,7 +176,7 @@ def simple_rule(forward, inputs, relevance):
     inputs = [x.detach().requires_grad_(True) for x in inputs]
     output = forward(*inputs)
     grads = torch.autograd.grad(output, inputs, safe_divide(relevance, output))
-    return [x.detach() * g for x, g in zip(inputs, grads)]
+    return [x.detach() * g for x, g in zip(inputs, grads, strict=True)]
 
 
 def autograd_linear(x, weight, relevance):
@@ -215,11 +216,11 @@ def test_closed_forms_equal_autograd_rules():
     x, weight, relevance = randn(2, 5, 6), randn(4, 6), randn(2, 5, 4)
     torch.testing.assert_close(linear_relevance(x, weight, relevance), autograd_linear(x, weight, relevance))
     a, b, relevance = randn(1, 5, 6), randn(1, 5, 6), randn(1, 5, 6)
-    for mine, theirs in zip(add_relevance(a, b, relevance), autograd_add(a, b, relevance)):
+    for mine, theirs in zip(add_relevance(a, b, relevance), autograd_add(a, b, relevance), strict=True):
         torch.testing.assert_close(mine, theirs)
     attention, value, relevance = randn(2, 3, 5, 5).softmax(-1), randn(2, 3, 5, 4), randn(2, 3, 5, 4)
     for mine, theirs in zip(matmul_relevance(attention, value, relevance),
-                            autograd_matmul("bhij,bhjd->bhid", attention, value, relevance)):
+                            autograd_matmul("bhij,bhjd->bhid", attention, value, relevance), strict=True):
         torch.testing.assert_close(mine, theirs)
     q, k, relevance = randn(2, 3, 5, 4), randn(2, 3, 5, 4), randn(2, 3, 5, 5)
     part_q, part_kt = matmul_relevance(q, k.transpose(-2, -1), relevance)
@@ -433,7 +434,7 @@ def test_maps_of_a_random_vit_are_not_proportional(tiny_vit, pixel_values):
     lrp, indices, _ = transformer_attribution_grids(tiny_vit, pixel_values)
     gradient, gradient_indices, _ = relevance_grids(tiny_vit, pixel_values)
     assert indices == gradient_indices
-    for ours, theirs in zip(lrp.astype(np.float64), gradient.astype(np.float64)):
+    for ours, theirs in zip(lrp.astype(np.float64), gradient.astype(np.float64), strict=True):
         scale = (ours * theirs).sum() / (theirs * theirs).sum()  # least-squares fit ours ~ scale * theirs
         residual = np.linalg.norm(ours - scale * theirs) / np.linalg.norm(ours)
         assert residual > 0.1

@@ -78,7 +78,8 @@ def test_random_mosaic_cells_are_constant_and_come_from_their_window():
             cell = out[top : top + side, left : left + side]
             colour = cell[0, 0]
             assert (cell == colour).all()
-            window = image[max(0, top): top + side, max(0, left): left + side]  # offsets stay within -k..k of the centre
+            # offsets stay within -k..k of the centre
+            window = image[max(0, top): top + side, max(0, left): left + side]
             assert (window.reshape(-1, 3) == colour).all(axis=1).any()
 
 

@@ -22,9 +22,9 @@ from photoprivacy.evaluate.metrics import (
 )
 from photoprivacy.evaluate.tables import AGGREGATE_COLUMNS, ROW_COLUMNS, aggregate, write_table
 from photoprivacy.faces.detectors import CenterFaceDetector
+from photoprivacy.geometry import box_iou, box_to_region, boxes_mask
 from photoprivacy.images import load_rgb
 from photoprivacy.render.obfuscate import obfuscate_region
-from photoprivacy.geometry import box_iou, box_to_region, boxes_mask
 
 from conftest import SCHEMAS, gradient_image
 
@@ -218,7 +218,8 @@ def test_aggregate():
         "variant": "blur", "scenario": "s1", "images": 2, "rejected": 1,
         "faces_original": 3, "faces_protected": 1, "faces_redetected": 1, "face_redetection_rate": pytest.approx(1 / 3),
         "faces_checked": 3, "identity_kept": 1, "identity_kept_rate": pytest.approx(1 / 3),
-        "identity_min_distance": 0.41, "persons_protected": 3, "persons_redetected": 1, "person_redetection_rate": pytest.approx(1 / 3),
+        "identity_min_distance": 0.41,
+        "persons_protected": 3, "persons_redetected": 1, "person_redetection_rate": pytest.approx(1 / 3),
         "w1_words": 4, "w1_kept": 1, "w2_words": 1, "w2_kept": 1, "words_kept_rate": pytest.approx(2 / 5),
         "caption_similarity": pytest.approx(0.75), "ssim_outside": pytest.approx(0.95),
         "altered_fraction": pytest.approx(0.1), "protected_fraction": pytest.approx(0.5),
@@ -229,7 +230,8 @@ def test_aggregate():
     assert all(math.isnan(mosaic.pop(key)) for key in nan_keys)
     assert mosaic == {
         "variant": "mosaic", "scenario": "s1", "images": 1, "rejected": 0,
-        "faces_original": 0, "faces_protected": 0, "faces_redetected": 0, "faces_checked": 0, "identity_kept": 0, "persons_protected": 0, "persons_redetected": 0,
+        "faces_original": 0, "faces_protected": 0, "faces_redetected": 0, "faces_checked": 0, "identity_kept": 0,
+        "persons_protected": 0, "persons_redetected": 0,
         "w1_words": 0, "w1_kept": 0, "w2_words": 0, "w2_kept": 0,
         "caption_similarity": 0.25, "ssim_outside": 0.5, "altered_fraction": 0.1,
         "protected_fraction": 0.1, "psnr_outside": 20.0, "identical_images": 0,

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from photoprivacy.geometry import box_to_region
 from photoprivacy.render import obfuscate
 from photoprivacy.render.obfuscate import (
     gaussian_blur,
@@ -15,7 +16,6 @@ from photoprivacy.render.obfuscate import (
     pixelate_mean,
     random_offset_mosaic,
 )
-from photoprivacy.geometry import box_to_region
 
 
 def ramp(height=8, width=10):
@@ -332,4 +332,5 @@ def test_wide_blur_runs_shrunk_and_stays_close_to_the_full_resolution_blur():
     difference = np.abs(fast.astype(int) - exact.astype(int))[~outside]
     assert difference.mean() < 1.0 and difference.max() <= 6
     # Below sigma 20 the blur is the exact full-resolution one.
-    np.testing.assert_array_equal(gaussian_blur(image, region, sigma=19.0), _reference_gaussian_blur(image, region, 19.0))
+    np.testing.assert_array_equal(gaussian_blur(image, region, sigma=19.0),
+                                  _reference_gaussian_blur(image, region, 19.0))

@@ -111,10 +111,9 @@ def test_a_failed_write_fails_the_block_and_later_writes_are_dropped():
             raise OSError("No space left on device: out/3.json")
         written.append(value)
 
-    with pytest.raises(OSError, match="out/3.json"):
-        with BackgroundWriter() as writer:
-            for value in range(6):
-                writer.submit(write, value)
+    with pytest.raises(OSError, match="out/3.json"), BackgroundWriter() as writer:
+        for value in range(6):
+            writer.submit(write, value)
     assert written == [0, 1, 2]
 
 
@@ -149,11 +148,10 @@ def test_submit_blocks_while_the_queue_is_full():
 
 def test_when_the_block_raises_queued_writes_still_run_and_its_error_propagates():
     written = []
-    with pytest.raises(KeyError, match="model failed"):
-        with BackgroundWriter() as writer:
-            for value in range(5):
-                writer.submit(lambda v=value: (time.sleep(0.002), written.append(v)))
-            raise KeyError("model failed")
+    with pytest.raises(KeyError, match="model failed"), BackgroundWriter() as writer:
+        for value in range(5):
+            writer.submit(lambda v=value: (time.sleep(0.002), written.append(v)))
+        raise KeyError("model failed")
     assert written == list(range(5))
 
 

@@ -8,20 +8,19 @@ wide) inside any protected region to the protected photo at the same box.
 """
 
 import json
-import shutil
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import snakemake
 
 from photoprivacy.artifacts import read_json
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.images import load_rgb
 
 from conftest import REPO, SHARED_PHOTOS
-from test_workflow import snakemake
 
 pytestmark = pytest.mark.workflow
 

@@ -1,5 +1,7 @@
 """Scenario 2 rendering: regions, decision log, determinism, and a privacy check on a real photo."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -103,7 +105,7 @@ def test_same_inputs_give_identical_bytes_and_a_valid_log(tmp_path):
     one = render_files(tmp_path, gradient_image(40, 60), persons, faces, fakes, PARAMS, "one")
     two = render_files(tmp_path, gradient_image(40, 60), persons, faces, fakes, PARAMS, "two")
     for key in ("png", "decisions"):
-        assert open(one[key], "rb").read() == open(two[key], "rb").read()
+        assert Path(one[key]).read_bytes() == Path(two[key]).read_bytes()
     log = read_json(one["decisions"])
     schema_validator("decisions.schema.json").validate(log)
     assert log["status"] == "ok" and log["seed"] == 0 and len(log["regions"]) == 2

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-
-from conftest import gradient_image, save_image
 from test_detect_stage import make_items
+
 from photoprivacy.errors import ConfigError
+from photoprivacy.images import load_rgb
 from photoprivacy.scene.classifier import (
     TINY_SCENE_LABELS,
     TINY_VIT_ARGS,
@@ -20,7 +20,6 @@ from photoprivacy.scene.classifier import (
     load_scene_classifier,
     save_scene_classifier,
 )
-from photoprivacy.images import load_rgb
 from photoprivacy.scene.lrp import transformer_attribution_grids
 from photoprivacy.scene.relevance import (
     ORIGINAL_PREPROCESSING,
@@ -33,6 +32,8 @@ from photoprivacy.scene.relevance import (
 )
 from photoprivacy.scene.stage import run_scene_shard
 from photoprivacy.scene.train import train_scene_classifier
+
+from conftest import gradient_image, save_image
 
 CLASS_COLOURS = {"desert": (230, 200, 90), "forest": (20, 140, 40), "sea": (30, 60, 200)}
 # A model trained otherwise than the original: non-square input, ImageNet normalisation, bicubic.

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import gradient_image
 from photoprivacy.scene.relevance import (
     INTERPOLATIONS,
     ORIGINAL_PREPROCESSING,
@@ -17,6 +16,8 @@ from photoprivacy.scene.relevance import (
     relevance_grid,
     scene_preprocessing,
 )
+
+from conftest import gradient_image
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -60,7 +61,7 @@ def explicit_relevance(model, x, class_index):
     gradients = torch.autograd.grad(logits[0, class_index], attention_maps)
     tokens = attention_maps[0].shape[-1]
     relevance = torch.eye(tokens)
-    for attention, gradient in zip(attention_maps, gradients):
+    for attention, gradient in zip(attention_maps, gradients, strict=True):
         weighted = torch.clamp(gradient[0] * attention[0], min=0)  # (heads, tokens, tokens)
         cam = weighted.sum(dim=0) / weighted.shape[0]
         relevance = relevance + torch.matmul(cam, relevance)
@@ -153,8 +154,8 @@ def normalised(values, mean, std):
 
 
 def test_original_preprocessing_is_the_originals_input():
-    assert ORIGINAL_PREPROCESSING == ScenePreprocessing((224, 224), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
-    assert ORIGINAL_PREPROCESSING == ScenePreprocessing(224, [0.5] * 3, [0.5] * 3, "bilinear")
+    assert ScenePreprocessing((224, 224), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear") == ORIGINAL_PREPROCESSING
+    assert ScenePreprocessing(224, [0.5] * 3, [0.5] * 3, "bilinear") == ORIGINAL_PREPROCESSING
 
 
 def test_original_preprocessing_by_hand():

@@ -54,7 +54,8 @@ def test_shard_items_come_from_the_image_index(tmp_path):
     photo.parent.mkdir(parents=True)
     photo.write_bytes(b"12345")
     os.utime(photo, ns=(1_000_000_000, 2_000_000_123))
-    write_image_index(tmp_path / "images.tsv", [{"id": "sub_dir__Uni", "path": str(photo), "relpath": "sub dir/Ünï.jpg"}])
+    write_image_index(tmp_path / "images.tsv",
+                      [{"id": "sub_dir__Uni", "path": str(photo), "relpath": "sub dir/Ünï.jpg"}])
     assert read_shard_index(tmp_path / "images.tsv") == [
         {"image_id": "sub_dir__Uni", "path": str(photo), "relpath": "sub dir/Ünï.jpg", "bytes": "5",
          "mtime_ns": "2000000123"}]

@@ -203,7 +203,8 @@ def run_scene(photos, scene_model, out, batch_size):
     from photoprivacy.scene.stage import run_scene_shard
 
     model, labels, info = scene_model
-    return run_scene_shard(items(photos, out), model, labels, {"top_k": 3, "relevance": "gradient_rollout"}, info, 10**8, batch_size=batch_size,
+    params = {"top_k": 3, "relevance": "gradient_rollout"}
+    return run_scene_shard(items(photos, out), model, labels, params, info, 10**8, batch_size=batch_size,
                            preprocessing=scene_preprocessing(model, "model"))
 
 
@@ -343,7 +344,7 @@ def test_generators_without_batching_give_one_generate_per_image(tmp_path):
         save_image(tmp_path / "donors" / f"face{index}.png", np.full((40, 30, 3), 50 * index, np.uint8))
     donor = DonorFaceGenerator(tmp_path / "donors", size=16)
     many = list(donor.generate_many([("x", 2), ("y", 0), ("z", 1)], seed=3, batch_size=8))
-    for faces, (image_id, n_faces) in zip(many, [("x", 2), ("y", 0), ("z", 1)]):
+    for faces, (image_id, n_faces) in zip(many, [("x", 2), ("y", 0), ("z", 1)], strict=True):
         np.testing.assert_array_equal(faces, donor.generate(image_id, n_faces, 3))
     assert [f.shape for f in NoFaceGenerator().generate_many([("x", 2)], 0, 4)] == [(0, 1, 1, 3)]
 

@@ -49,8 +49,8 @@ def test_nearest_component_labels_split_the_band_between_components():
 
 
 def params(method, mode):
-    return {"method": method, "feather_sigma": 0.0, "mosaic_half_sizes": [2, 7], "block_size": 9, "blur_kernel": 45, "blur_sigma": 15.0,
-            "noise_sigma": 25.0, "strength": dict(RELATIVE, mode=mode)}
+    return {"method": method, "feather_sigma": 0.0, "mosaic_half_sizes": [2, 7], "block_size": 9, "blur_kernel": 45,
+            "blur_sigma": 15.0, "noise_sigma": 25.0, "strength": dict(RELATIVE, mode=mode)}
 
 
 def test_each_component_gets_the_block_size_its_size_needs():
@@ -74,8 +74,8 @@ def test_one_small_component_at_the_floor_equals_the_original_pass(method, feath
     mask = np.zeros((60, 60), bool)
     mask[10:40, 12:42] = True
     alpha = feather(mask, feather_sigma)
-    relative, _ = obfuscate_components(image, mask, alpha, dict(params(method, "relative"), feather_sigma=feather_sigma),
-                                       seed=5)
+    relative_params = dict(params(method, "relative"), feather_sigma=feather_sigma)
+    relative, _ = obfuscate_components(image, mask, alpha, relative_params, seed=5)
     strength_argument = {"random_mosaic": (2, 7), "pixelate": 9, "blur": (45, 15.0)}[method]
     original, _ = obfuscate_masked(image, alpha, method, 5, strength_argument)
     np.testing.assert_array_equal(relative, original)

@@ -321,7 +321,8 @@ def test_train_scene_fine_tunes_the_classifier_the_scene_stage_then_uses(tmp_pat
     save_image(photos / "one.png", gradient_image(40, 50, seed=4))
     for scene_class, value in (("beach", 200), ("kitchen", 40)):
         for index in range(2):
-            save_image(tmp_path / "scenes" / scene_class / f"{index}.png", np.full((32, 32, 3), value + index, np.uint8))
+            save_image(tmp_path / "scenes" / scene_class / f"{index}.png",
+                       np.full((32, 32, 3), value + index, np.uint8))
     write_config(tmp_path)
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["scene"].update(train_images=str(tmp_path / "scenes"), train_steps=2, train_batch_size=2)
@@ -402,7 +403,8 @@ def test_an_existing_artifact_asked_for_by_name_is_checked_like_its_shard(projec
     ("change", "message"),
     [
         ({"detect": {"threshold": "high"}}, r"'high' is not of type 'number'[\s\S]*\['detect'\]\['threshold'\]"),
-        ({"detect": {"method": "yolo"}}, r"'yolo' is not one of \['detr', 'annotations'\][\s\S]*\['detect'\]\['method'\]"),
+        ({"detect": {"method": "yolo"}},
+         r"'yolo' is not one of \['detr', 'annotations'\][\s\S]*\['detect'\]\['method'\]"),
         ({"detect": {"treshold": 0.5}}, r"'treshold' was unexpected"),
         ({"input": {"images": "no/such/folder"}}, r"config key input.images: folder 'no/such/folder' does not exist"),
         ({"detect": {"method": "annotations"}}, r"config key detect.annotations: required"),

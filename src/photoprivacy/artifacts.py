@@ -130,7 +130,7 @@ def validate_npz(path, schema):
                 raise ValueError(f"{path}: array '{name}' has dtype {array.dtype}, expected {spec['dtype']}")
             if array.ndim != len(spec["shape"]):
                 raise ValueError(f"{path}: array '{name}' has shape {array.shape}, expected {spec['shape']}")
-            for axis, (dim, expected) in enumerate(zip(array.shape, spec["shape"])):
+            for axis, (dim, expected) in enumerate(zip(array.shape, spec["shape"], strict=True)):
                 if isinstance(expected, int):
                     if dim != expected:
                         raise ValueError(f"{path}: array '{name}' axis {axis} is {dim}, expected {expected}")

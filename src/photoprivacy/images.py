@@ -62,10 +62,7 @@ def _to_rgb8(image):
 def _high_bit_depth_to_rgb8(image):
     """Scale 16-bit (or 32-bit int / float) single-channel data to 0..255."""
     values = np.asarray(image).astype(np.float64)
-    if image.mode == "F":
-        top = max(float(values.max()), 1.0)
-    else:
-        top = 65535.0
+    top = max(float(values.max()), 1.0) if image.mode == "F" else 65535.0
     gray = np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8)
     return np.repeat(gray[:, :, None], 3, axis=2)
 

@@ -99,7 +99,9 @@ def variant_configs(config):
             raise ConfigError(f"config key {where}: '{name}' is the base variant (config key variant)")
         unknown = sorted(set(overrides or {}) - set(VARIANT_SECTIONS))
         if unknown:
-            raise ConfigError(f"config key {where}.{unknown[0]}: a variant may only change {', '.join(VARIANT_SECTIONS)}")
+            raise ConfigError(
+                f"config key {where}.{unknown[0]}: a variant may only change {', '.join(VARIANT_SECTIONS)}"
+            )
         configs[name] = {**merge(config, overrides or {}, where), "variant": name}
     return configs
 

@@ -129,7 +129,7 @@ def load_captioner(model_dir, kind, device="cpu"):
 
 def _classes(kind):
     if kind == "vit_gpt2":
-        from transformers import GPT2Tokenizer, ViTImageProcessor, VisionEncoderDecoderModel
+        from transformers import GPT2Tokenizer, VisionEncoderDecoderModel, ViTImageProcessor
 
         return VisionEncoderDecoderModel, ViTImageProcessor, GPT2Tokenizer
     from transformers import BertTokenizer, BlipForConditionalGeneration, BlipImageProcessor
@@ -282,7 +282,7 @@ def bytes_to_unicode():
             printable.append(byte)
             codes.append(256 + extra)
             extra += 1
-    return dict(zip(printable, map(chr, codes)))
+    return dict(zip(printable, map(chr, codes), strict=True))
 
 
 def gpt2_vocab_and_merges(vocab_size=None):

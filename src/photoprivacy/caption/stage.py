@@ -47,7 +47,7 @@ def run_caption_shard(items, captioner, params, batch_size, max_pixels):
             results = caption_with_word_maps(captioner, [image for _, image in decoded], params["max_new_tokens"],
                                              params["num_beams"], params["layers"])
             stats["model_seconds"] += time.perf_counter() - began
-            for (item, _), result in zip(decoded, results):
+            for (item, _), result in zip(decoded, results, strict=True):
                 writer.submit(write_json, item["json"], caption_record(item["id"], prov, result, captioner.grid))
                 writer.submit(write_npz, item["npz"],
                               maps=np.asarray(result.maps, np.float32).reshape(-1, *captioner.grid))

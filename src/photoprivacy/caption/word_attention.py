@@ -59,7 +59,7 @@ def caption_with_word_maps(captioner, images, max_new_tokens=20, num_beams=1, la
     token_maps = token_attention_maps(cross_attentions, captioner.grid, layers, heads)
     return [
         describe_sequence(captioner, sequence, maps)
-        for sequence, maps in zip(sequences.tolist(), token_maps)
+        for sequence, maps in zip(sequences.tolist(), token_maps, strict=True)
     ]
 
 

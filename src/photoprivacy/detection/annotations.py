@@ -60,7 +60,7 @@ class AnnotationDetector:
                     "score": 1.0,
                     "box_xyxy": [round(float(v), 2) for v in box],
                 }
-                for a, box in zip(annotations, boxes)
+                for a, box in zip(annotations, boxes, strict=True)
             ]
             results.append(ImageDetections(detections, np.zeros((len(detections), 0, 0), np.float32), (0, 0)))
         return results

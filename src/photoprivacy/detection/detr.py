@@ -142,7 +142,7 @@ class DetrDetector:
         scores, label_ids = probabilities.max(-1)
         last_layer = outputs.cross_attentions[-1]
         results = []
-        for index, (image, valid) in enumerate(zip(images, valid_grid_sizes(pixel_mask, self._grid))):
+        for index, (image, valid) in enumerate(zip(images, valid_grid_sizes(pixel_mask, self._grid), strict=True)):
             keep = torch.nonzero(scores[index] > self.threshold).flatten()
             height, width = image.shape[:2]
             boxes = cxcywh_to_xyxy(outputs.pred_boxes[index, keep].float().cpu().numpy(), width, height)
@@ -155,7 +155,7 @@ class DetrDetector:
                     "score": round(float(scores[index, query]), 6),
                     "box_xyxy": [round(float(v), 2) for v in box],
                 }
-                for query, box in zip(keep.tolist(), boxes)
+                for query, box in zip(keep.tolist(), boxes, strict=True)
             ]
             results.append(ImageDetections(detections, maps.cpu().numpy().astype(np.float32), valid))
         return results

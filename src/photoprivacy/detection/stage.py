@@ -65,7 +65,7 @@ def run_detect_shard(items, detector, params, batch_size, max_pixels):
             began = time.perf_counter()
             results = detector.detect(pixels, [item["relpath"] for item in loaded])
             stats["model_seconds"] += time.perf_counter() - began
-            for item, image, result in zip(loaded, pixels, results):
+            for item, image, result in zip(loaded, pixels, results, strict=True):
                 writer.submit(write_json, item["json"], detection_record(
                     item["id"], item["source"], detector.name, detector.has_attention, prov, image, result))
                 writer.submit(write_npz, item["npz"], **attention_arrays(result))

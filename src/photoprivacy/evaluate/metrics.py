@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from ..language.words import word_texts
 from ..geometry import box_iou, box_to_region
+from ..language.words import word_texts
 
 _SSIM_WINDOW = 7  # scikit-image's default window side
 _TOKEN = re.compile(r"[a-z0-9']+")

@@ -135,7 +135,7 @@ def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels):
     load = functools.partial(load_pairs, max_pixels=max_pixels)
     for chunk, pairs in prefetched(batches(items, batch_size), load):
         batch, loaded = [], []
-        for item, (pair, reason) in zip(chunk, pairs):
+        for item, (pair, reason) in zip(chunk, pairs, strict=True):
             if pair is None:
                 rows.append(empty_row(item, params, "rejected", reason))
             else:
@@ -146,7 +146,7 @@ def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels):
         protected = [pair[1] for pair in loaded]
         detected = evaluators.persons.detect(protected) if evaluators.persons else [None] * len(batch)
         captions = evaluators.caption(protected) if evaluators.caption else [None] * len(batch)
-        for item, (original, image, decisions), found, caption in zip(batch, loaded, detected, captions):
+        for item, (original, image, decisions), found, caption in zip(batch, loaded, detected, captions, strict=True):
             rows.append(measure(item, original, image, decisions, params, evaluators, found, caption))
     log.info("evaluated %d images (%d rejected)", len(rows), sum(row["status"] != "ok" for row in rows))
     return rows

@@ -105,7 +105,7 @@ class DiffusionFaceGenerator(FaceGenerator):
             yield from finished()  # written while the next batch samples
             chunk = wanted[start : start + batch_size]
             sampled = self._sample([face_seed(seed, requests[slot][0], index) for slot, index in chunk])
-            for (slot, index), face in zip(chunk, sampled):
+            for (slot, index), face in zip(chunk, sampled, strict=True):
                 if slot not in faces:
                     faces[slot] = np.empty((requests[slot][1], *face.shape), face.dtype)
                 faces[slot][index] = face
@@ -130,7 +130,9 @@ class DonorFaceGenerator(FaceGenerator):
 
     def __init__(self, folder, size=DONOR_SIZE):
         folder = Path(folder or "")
-        self.donors = sorted(p for p in folder.glob("*") if p.suffix.lower() in DONOR_EXTENSIONS) if folder.is_dir() else []
+        self.donors = (
+            sorted(p for p in folder.glob("*") if p.suffix.lower() in DONOR_EXTENSIONS) if folder.is_dir() else []
+        )
         if not self.donors:
             raise ConfigError(f"config key fakes.donor_folder: no donor face images in '{folder}'")
         self.size = size

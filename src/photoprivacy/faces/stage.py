@@ -66,13 +66,14 @@ def run_fakes_shard(items, make_generator, seed, batch_size=None):
             counts["images"] += 1
             counts["faces"] += len(generated)
 
-        for item, n_faces in zip(items, found):
+        for item, n_faces in zip(items, found, strict=True):
             if not n_faces:
                 write(item, np.zeros((0, 1, 1, 3), np.uint8))
-        with_faces = [(item, n_faces) for item, n_faces in zip(items, found) if n_faces]
+        with_faces = [(item, n_faces) for item, n_faces in zip(items, found, strict=True) if n_faces]
         if with_faces:
             generator = make_generator()
             requests = [(item["id"], n_faces) for item, n_faces in with_faces]
-            for (item, _), generated in zip(with_faces, generator.generate_many(requests, seed, batch_size)):
+            generated_faces = generator.generate_many(requests, seed, batch_size)
+            for (item, _), generated in zip(with_faces, generated_faces, strict=True):
                 write(item, generated)
     return counts

@@ -6,10 +6,10 @@ protected outputs. A photo that some stage rejected gets one line saying why.
 """
 
 import numpy as np
-from PIL import Image
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from PIL import Image
 
 from ..artifacts import read_json
 from ..errors import ImageRejected
@@ -252,7 +252,7 @@ def panel_figure(inputs, title):
             ax.set_axis_off()
             ax.text(0.5, 0.5, f"rejected: {inputs['rejected']}", ha="center", va="center", fontsize=14, wrap=True)
             return fig
-        for ax, draw in zip(fig.subplots(2, 4).ravel(), PANELS):
+        for ax, draw in zip(fig.subplots(2, 4).ravel(), PANELS, strict=True):
             draw(ax, inputs)
             ax.set_axis_off()
     return fig

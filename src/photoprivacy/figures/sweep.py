@@ -33,7 +33,7 @@ def check_aggregates(aggregates):
         raise ValueError(f"aggregates lack column(s) {missing}; have {list(aggregates.columns)}")
     duplicated = aggregates[aggregates.duplicated(["variant", "scenario"], keep=False)]
     if len(duplicated):
-        pairs = sorted(set(zip(duplicated["variant"], duplicated["scenario"])))
+        pairs = sorted(set(zip(duplicated["variant"], duplicated["scenario"], strict=True)))
         raise ValueError(f"aggregates have more than one row for (variant, scenario) {pairs}")
 
 
@@ -91,9 +91,9 @@ def privacy_utility_figure(aggregates):
             fig.text(0.5, 0.5, "no aggregates", ha="center", va="center")
             return fig
         axes = fig.subplots(len(scenarios), len(LEAKS), squeeze=False)
-        for ax_row, scenario in zip(axes, scenarios):
+        for ax_row, scenario in zip(axes, scenarios, strict=True):
             scenario_rows = table[table["scenario"] == scenario]
-            for ax, (leak, label) in zip(ax_row, LEAKS.items()):
+            for ax, (leak, label) in zip(ax_row, LEAKS.items(), strict=True):
                 draw_leak(ax, scenario_rows, leak, colours, xlim)
                 ax.set_title(f"{scenario}: {label}", fontsize=10)
                 ax.set_xlabel("SSIM outside")

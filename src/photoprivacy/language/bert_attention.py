@@ -254,7 +254,9 @@ def load_bert(model_dir, device="cpu"):
     model_dir = Path(model_dir)
     missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
     if missing:
-        raise ModelNotAvailable(f"BERT folder {model_dir} lacks {', '.join(missing)} (needs {', '.join(REQUIRED_FILES)})")
+        raise ModelNotAvailable(
+            f"BERT folder {model_dir} lacks {', '.join(missing)} (needs {', '.join(REQUIRED_FILES)})"
+        )
     if (model_dir / MANIFEST).is_file():
         verify_manifest(model_dir)
     model = BertModel.from_pretrained(

@@ -28,7 +28,7 @@ def run_language_shard(items, analyse, params):
     counts = {"images": 0, "w1": 0, "w2": 0}
     with BackgroundWriter() as writer:
         for chunk, captions in prefetched(batches(items, READ_AHEAD), read_captions):
-            for item, caption in zip(chunk, captions):
+            for item, caption in zip(chunk, captions, strict=True):
                 analysis = analyse(caption["caption"] or "") if caption["status"] == "ok" else None
                 record = language_record(caption, analysis, params)
                 writer.submit(write_json, item["json"], record)

@@ -91,7 +91,7 @@ def rank_persons(attention_scores, distances, rule="corrected", weights=(0.7, 0.
     attention_ranks = dense_ranks(attention_scores)
     distance_ranks = attention_ranks if rule == "notebook" else closeness_ranks
     w_attention, w_distance = weights
-    finals = [w_attention * a + w_distance * d for a, d in zip(attention_ranks, distance_ranks)]
+    finals = [w_attention * a + w_distance * d for a, d in zip(attention_ranks, distance_ranks, strict=True)]
     return attention_ranks, distance_ranks, finals
 
 

@@ -17,8 +17,8 @@ def relations_record(detection, language, params):
     if detection["status"] != "ok":
         return record
     things = [{"index": d["index"], "label": d["label"], "box_xyxy": d["box_xyxy"]} for d in detection["detections"]]
-    persons = [t for t, d in zip(things, detection["detections"]) if d["label_id"] == PERSON_LABEL_ID]
-    objects = [t for t, d in zip(things, detection["detections"]) if d["label_id"] != PERSON_LABEL_ID]
+    persons = [t for t, d in zip(things, detection["detections"], strict=True) if d["label_id"] == PERSON_LABEL_ID]
+    objects = [t for t, d in zip(things, detection["detections"], strict=True) if d["label_id"] != PERSON_LABEL_ID]
     action_words = word_texts(language.get("w1", [])) if language.get("status", "ok") == "ok" else []
     record["persons"] = [p["index"] for p in persons]
     record["objects"] = [o["index"] for o in objects]

@@ -24,7 +24,7 @@ inputs and outputs are caught with forward hooks during the single forward
 pass, and the attention probabilities as ``relevance.py`` catches them.
 """
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 
@@ -40,7 +40,7 @@ class RelevancePass(NamedTuple):
     attention_gradients: list  # the chosen logit's gradient, same shapes
     logits: torch.Tensor  # (batch, num_classes)
     class_indices: list  # [int]
-    token_relevance: Optional[torch.Tensor]  # (batch, tokens, dim) at the first block's input, if asked for
+    token_relevance: torch.Tensor | None  # (batch, tokens, dim) at the first block's input, if asked for
 
 
 # --- layer rules -------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def _tap_hooks(model, dtype):
             store[name] = (inputs[0] if which == "in" else output).detach().to(dtype)
         return hook
 
-    for block, store in zip(model.blocks, taps):
+    for block, store in zip(model.blocks, taps, strict=True):
         for name, path, which in _BLOCK_TAPS:
             hooks.append(block.get_submodule(path).register_forward_hook(keep(store, name, which)))
     hooks.append(model.norm.register_forward_hook(keep(features, "tokens", "out")))
@@ -287,12 +287,12 @@ def relevance_pass(model, pixel_values, class_indices=None, to_tokens=False):
     finally:
         for hook in hooks:
             hook.remove()
-        for module, fused in zip(attention_modules, fused_before):
+        for module, fused in zip(attention_modules, fused_before, strict=True):
             module.fused_attn = fused
         model.train(was_training)
 
     with torch.no_grad():
-        for store, attention in zip(taps, attentions):
+        for store, attention in zip(taps, attentions, strict=True):
             store["attention"] = attention.detach().to(work)
         tokens = features["tokens"]
         relevance = torch.zeros(batch, model.head.out_features, dtype=work, device=tokens.device)
@@ -321,7 +321,7 @@ def attribution_rollout(attention_relevances, attention_gradients):
     """
     first = attention_relevances[0]
     joint = torch.eye(first.shape[-1], dtype=first.dtype, device=first.device).expand(first.shape[0], -1, -1)
-    for relevance, gradient in zip(attention_relevances, attention_gradients):
+    for relevance, gradient in zip(attention_relevances, attention_gradients, strict=True):
         cam = (relevance * gradient).clamp(min=0).mean(dim=1)
         joint = joint + cam @ joint
     return joint

@@ -192,7 +192,7 @@ def rollout(attentions, gradients):
     """Chefer's rule on batch-1 (heads, tokens, tokens) attention maps and their gradients."""
     tokens = attentions[0].shape[-1]
     relevance = torch.eye(tokens, dtype=attentions[0].dtype, device=attentions[0].device)
-    for attention, gradient in zip(attentions, gradients):
+    for attention, gradient in zip(attentions, gradients, strict=True):
         cam = (gradient * attention).clamp(min=0).mean(dim=0)
         relevance = relevance + cam @ relevance
     return relevance
@@ -254,7 +254,7 @@ def relevance_grids(model, pixel_values, class_indices=None):
                 rollout([a[image] for a in attentions], [g[image] for g in gradients]) for image in range(batch)
             ])
     finally:
-        for module, fused in zip(attention_modules, fused_before):
+        for module, fused in zip(attention_modules, fused_before, strict=True):
             module.fused_attn = fused
         model.train(was_training)
     cls_rows = relevance[:, 0, model.num_prefix_tokens:]

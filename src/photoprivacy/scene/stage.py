@@ -64,7 +64,7 @@ def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_
                 continue
             # The relevance pass's forward also gives the logits: no second forward for the label.
             grids, indices, logits = relevance_maps(model, torch.cat([pixels for _, pixels in decoded]))
-            for (item, _), grid, index, image_logits in zip(decoded, grids, indices, logits):
+            for (item, _), grid, index, image_logits in zip(decoded, grids, indices, logits, strict=True):
                 _, top = top_predictions(image_logits, labels, params["top_k"])
                 note = None if np.isfinite(grid).all() else "relevance map has non-finite values"
                 writer.submit(write_json, item["json"], scene_record(
