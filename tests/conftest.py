@@ -1,4 +1,8 @@
+import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +13,27 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_PHOTOS = REPO.parent / "shared" / "data" / "photos"
 SCHEMAS = REPO / "workflow" / "schemas"
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+
+
+def run_snakemake(workdir, *args, profile="offline", env=None, check=True):
+    """Snakemake on the repository's workflow in ``workdir``; fails the test with its output tail."""
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--profile", str(REPO / "profiles" / profile), *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=workdir,
+                          env=env or dict(os.environ, HF_HUB_OFFLINE="1"))
+    if check and done.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+def planned_jobs(workdir, *args):
+    """Rule name -> job count of a dry run ({} when nothing is to be done)."""
+    out = run_snakemake(workdir, "-n", *args).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
 
 
 def small_config(images):

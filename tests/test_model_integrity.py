@@ -5,8 +5,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +18,7 @@ from photoprivacy.models import store
 from photoprivacy.models.families import build_random, fetch_pretrained
 from photoprivacy.models.store import VERIFY_ENV, verify_manifest, write_manifest
 
-from conftest import REPO, gradient_image, save_image
-
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+from conftest import REPO, gradient_image, planned_jobs, run_snakemake, save_image
 
 
 @pytest.fixture(autouse=True)
@@ -202,24 +198,6 @@ def make_project(root, offline=True, **models):
     return root
 
 
-def run_snakemake(workdir, *args, profile="offline", env=None, check=True):
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--profile",
-               str(REPO / "profiles" / profile), *args]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=workdir,
-                          env=env or dict(os.environ, HF_HUB_OFFLINE="1"))
-    if check and done.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-    return done
-
-
-def planned(workdir, *args):
-    out = run_snakemake(workdir, "-n", *args).stdout
-    if "Nothing to be done" in out:
-        return {}
-    table = out.split("Job stats:")[1].split("total")[0]
-    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
-
-
 def digests(folder):
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
 
@@ -234,16 +212,16 @@ def test_deleted_weight_files_are_built_again_and_nothing_else_reruns(tmp_path):
     (detr / "model.safetensors").unlink()
     (blip / "vocab.txt").unlink()
     (blip / "tokenizer.json").unlink()
-    assert planned(project) == {"restore_model_detr": 1, "restore_model_captioner_blip": 1, "all": 1}
+    assert planned_jobs(project) == {"restore_model_detr": 1, "restore_model_captioner_blip": 1, "all": 1}
     run_snakemake(project)
     assert {detr: digests(detr), blip: digests(blip)} == before  # same seed, same bytes
     # The manifests are newer than the stages' outputs, with the checksums Snakemake recorded.
-    assert planned(project) == {}
+    assert planned_jobs(project) == {}
     # models.verify is no parameter of any job: switching it reruns nothing ...
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["models"]["verify"] = "full"
     (project / "config.yaml").write_text(yaml.safe_dump(config))
-    assert planned(project) == {}
+    assert planned_jobs(project) == {}
     # ... and reaches the jobs: a detection job hashes every file of DETR.
     detect = sorted(p.stem for p in (project / "results" / "logs" / "detect").glob("*.log"))[0]
     run_snakemake(project, "--forcerun", f"detect_{detect}", "--until", f"detect_{detect}")

@@ -2,11 +2,9 @@
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,32 +16,25 @@ from PIL import Image
 from photoprivacy.artifacts import load_schema, read_json, validate_npz
 from photoprivacy.shard_index import read_shard_index
 
-from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator, small_config
+from conftest import (
+    REPO,
+    SCHEMAS,
+    SNAKEMAKE,
+    gradient_image,
+    planned_jobs,
+    run_snakemake,
+    save_image,
+    schema_validator,
+    small_config,
+)
 
 pytestmark = pytest.mark.workflow
 
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 BAD_IMAGES = {"bad__truncated": "cannot decode", "bad__empty": "empty file (0 bytes)",
               "bad__notes": "not an image (format not recognised)"}
 
 
-def snakemake(workdir, *args, check=True):
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--profile", str(REPO / "profiles" / "offline"), *args]
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
-    if check and done.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-    return done
-
-
-def planned_jobs(workdir, *args):
-    """Rule name -> job count of a dry run ({} when nothing is to be done)."""
-    out = snakemake(workdir, "-n", *args).stdout
-    if "Nothing to be done" in out:
-        return {}
-    table = out.split("Job stats:")[1].split("total")[0]
-    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+snakemake = run_snakemake
 
 
 def write_config(workdir, name="config.yaml", detect=None, render=None):
