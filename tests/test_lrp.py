@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 from photoprivacy.scene.lrp import (
     add_relevance,
-    attribution_rollout,
     check_supported,
     clone_relevance,
     linear_relevance,
@@ -20,7 +19,7 @@ from photoprivacy.scene.lrp import (
     token_relevance,
     transformer_attribution_grids,
 )
-from photoprivacy.scene.relevance import build_random_vit, preprocess_scene, relevance_grids
+from photoprivacy.scene.relevance import build_random_vit, preprocess_scene, relevance_grids, rollout
 
 from conftest import gradient_image
 
@@ -133,7 +132,7 @@ def test_rollout_by_hand_multiplies_later_blocks_on_the_left():
     first = t([[[[2.0, -1.0], [0.0, 2.0]], [[0.0, 4.0], [-2.0, 0.0]]]]) / 2
     second = t([[[[0.0, 2.0], [0.0, -1.0]], [[0.0, 0.0], [2.0, 0.0]]]]) / 2
     gradients = [torch.full_like(first, 2.0)] * 2
-    close(attribution_rollout([first, second], gradients), [[[2.0, 4.0], [2.0, 4.0]]])
+    close(rollout([first, second], gradients), [[[2.0, 4.0], [2.0, 4.0]]])
 
 
 # --- conservation ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ def image_record(schema_version, image_id, status, reason, provenance, **fields)
             **fields, "provenance": provenance}
 
 
-def after(upstream, provenance, schema_version=1, **fields):
+def after(upstream, provenance, schema_version, **fields):
     """A record that carries on an upstream record's image id, status and reason."""
     return image_record(schema_version, upstream["image_id"], upstream["status"], upstream["reason"], provenance,
                         **fields)

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import torch
 
-from .relevance import _attention_modules, _forward_capturing_attention, patch_grid
+from .relevance import attention_gradients, class_token_grids, rollout
 
 STABILISER = 1e-9  # the authors' safe_divide constant
 
@@ -239,17 +239,6 @@ def _block_relevance(block, taps, relevance, to_input=True):
     return clone_relevance(taps["x_in"], residual, branch), attention_relevance  # norm1: identity
 
 
-def _validated_indices(class_indices, batch, num_classes):
-    if class_indices is None:
-        return None
-    if len(class_indices) != batch:
-        raise ValueError(f"{len(class_indices)} class indices for {batch} images")
-    indices = [int(index) for index in class_indices]
-    if any(not 0 <= index < num_classes for index in indices):
-        raise ValueError(f"class indices {indices} outside [0, {num_classes})")
-    return indices
-
-
 def relevance_pass(model, pixel_values, class_indices=None, to_tokens=False):
     """One forward pass, the attention gradients and the LRP pass down to the first block's attention.
 
@@ -262,38 +251,19 @@ def relevance_pass(model, pixel_values, class_indices=None, to_tokens=False):
     mode; its training flag and fused_attn flags are restored. Returns a
     ``RelevancePass``.
     """
-    if pixel_values.ndim != 4 or pixel_values.shape[0] < 1:
-        raise ValueError(f"expected pixel values of shape (batch, 3, H, W), got {tuple(pixel_values.shape)}")
     check_supported(model)
-    batch = pixel_values.shape[0]
-    class_indices = _validated_indices(class_indices, batch, model.head.out_features)
-    parameter = next(model.parameters())
-    work = torch.promote_types(parameter.dtype, torch.float32)
-    attention_modules = _attention_modules(model)
-    fused_before = [module.fused_attn for module in attention_modules]
-    was_training = model.training
+    work = torch.promote_types(next(model.parameters()).dtype, torch.float32)
     taps, features, hooks = _tap_hooks(model, work)
     try:
-        for module in attention_modules:
-            module.fused_attn = False
-        model.eval()
-        with torch.enable_grad():
-            inputs = pixel_values.detach().to(parameter.device, parameter.dtype).clone().requires_grad_(True)
-            logits, attentions = _forward_capturing_attention(model, inputs, attention_modules)
-            if class_indices is None:
-                class_indices = logits.argmax(dim=1).tolist()
-            chosen = logits[torch.arange(batch, device=logits.device), class_indices]
-            gradients = torch.autograd.grad(chosen.sum(), attentions)
+        logits, class_indices, attentions, gradients = attention_gradients(model, pixel_values, class_indices)
     finally:
         for hook in hooks:
             hook.remove()
-        for module, fused in zip(attention_modules, fused_before, strict=True):
-            module.fused_attn = fused
-        model.train(was_training)
+    batch = logits.shape[0]
 
     with torch.no_grad():
         for store, attention in zip(taps, attentions, strict=True):
-            store["attention"] = attention.detach().to(work)
+            store["attention"] = attention.to(work)
         tokens = features["tokens"]
         relevance = torch.zeros(batch, model.head.out_features, dtype=work, device=tokens.device)
         relevance[torch.arange(batch, device=tokens.device), class_indices] = 1
@@ -305,26 +275,11 @@ def relevance_pass(model, pixel_values, class_indices=None, to_tokens=False):
                 model.blocks[index], taps[index], relevance, to_input=index > 0 or to_tokens)
     return RelevancePass(
         attention_relevances=attention_relevances,
-        attention_gradients=[gradient.detach().to(work) for gradient in gradients],
-        logits=logits.detach(),
+        attention_gradients=[gradient.to(work) for gradient in gradients],
+        logits=logits,
         class_indices=class_indices,
         token_relevance=relevance if to_tokens else None,
     )
-
-
-def attribution_rollout(attention_relevances, attention_gradients):
-    """``(I + cam_last) @ ... @ (I + cam_first)`` per image, ``cam`` the head mean of clamp(R * G, min=0).
-
-    Inputs: one (batch, heads, tokens, tokens) tensor per block, in block
-    order. Returns (batch, tokens, tokens). No row normalisation: the authors'
-    ViT_LRP rollout has it commented out.
-    """
-    first = attention_relevances[0]
-    joint = torch.eye(first.shape[-1], dtype=first.dtype, device=first.device).expand(first.shape[0], -1, -1)
-    for relevance, gradient in zip(attention_relevances, attention_gradients, strict=True):
-        cam = (relevance * gradient).clamp(min=0).mean(dim=1)
-        joint = joint + cam @ joint
-    return joint
 
 
 def transformer_attribution_grids(model, pixel_values, class_indices=None):
@@ -338,7 +293,5 @@ def transformer_attribution_grids(model, pixel_values, class_indices=None):
     """
     result = relevance_pass(model, pixel_values, class_indices)
     with torch.no_grad():
-        joint = attribution_rollout(result.attention_relevances, result.attention_gradients)
-    rows = joint[:, 0, model.num_prefix_tokens:]
-    grids = rows.reshape(rows.shape[0], *patch_grid(model)).float().cpu().numpy()
-    return grids, result.class_indices, result.logits.float().cpu().numpy()
+        joint = rollout(result.attention_relevances, result.attention_gradients)
+    return class_token_grids(model, joint), result.class_indices, result.logits.float().cpu().numpy()

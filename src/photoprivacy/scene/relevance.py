@@ -188,14 +188,82 @@ def _forward_capturing_attention(model, pixel_values, attention_modules):
     return logits, captured
 
 
-def rollout(attentions, gradients):
-    """Chefer's rule on batch-1 (heads, tokens, tokens) attention maps and their gradients."""
-    tokens = attentions[0].shape[-1]
-    relevance = torch.eye(tokens, dtype=attentions[0].dtype, device=attentions[0].device)
-    for attention, gradient in zip(attentions, gradients, strict=True):
-        cam = (gradient * attention).clamp(min=0).mean(dim=0)
-        relevance = relevance + cam @ relevance
-    return relevance
+def rollout(weights, gradients):
+    """Chefer's rollout ``(I + cam_last) @ ... @ (I + cam_first)`` per image, where ``cam`` is the
+    head mean of ``clamp(weight * gradient, min=0)``.
+
+    Inputs: one (batch, heads, tokens, tokens) tensor per block, in block order. ``weights`` are
+    the attention probabilities (gradient rollout) or their LRP relevance (``lrp.py``). No row
+    normalisation (the authors' code has it commented out). Returns (batch, tokens, tokens).
+    """
+    first = weights[0]
+    joint = torch.eye(first.shape[-1], dtype=first.dtype, device=first.device).expand(first.shape[0], -1, -1)
+    for weight, gradient in zip(weights, gradients, strict=True):
+        cam = (weight * gradient).clamp(min=0).mean(dim=1)
+        joint = joint + cam @ joint
+    return joint
+
+
+def class_token_grids(model, joint):
+    """The class token's rows of a (batch, tokens, tokens) rollout without the prefix tokens, on the
+    patch grid: float32 numpy (batch, gh, gw)."""
+    rows = joint[:, 0, model.num_prefix_tokens:]
+    return rows.reshape(rows.shape[0], *patch_grid(model)).float().cpu().numpy()
+
+
+def validated_indices(class_indices, batch, num_classes):
+    """``class_indices`` as ints, one per image and in range; None stays None (each image's top class)."""
+    if class_indices is None:
+        return None
+    if len(class_indices) != batch:
+        raise ValueError(f"{len(class_indices)} class indices for {batch} images")
+    indices = [int(index) for index in class_indices]
+    if any(not 0 <= index < num_classes for index in indices):
+        raise ValueError(f"class indices {indices} outside [0, {num_classes})")
+    return indices
+
+
+def attention_gradients(model, pixel_values, class_indices=None):
+    """One forward pass of a (batch, 3, H, W) tensor and the gradient of each image's chosen logit
+    with respect to every block's attention probabilities.
+
+    Images in a batch do not interact in an eval-mode ViT (no batch statistics,
+    dropout off), so the gradient of the sum of every image's chosen logit
+    with respect to its own attention maps is the gradient of that image's
+    logit alone. ``class_indices``: one per image, or None for each image's top
+    class. Gradients come from ``torch.autograd.grad`` on the attention maps
+    only, so no parameter ``.grad`` is written; the input is a detached copy on
+    the model's device and dtype that requires grad, so a graph exists even for
+    a frozen model. Forward hooks a caller registers see this one forward pass.
+    The model runs in eval mode; its training flag and fused_attn flags are
+    restored on return. Returns ``(logits, class indices [int], attentions,
+    gradients)``, the last two one (batch, heads, tokens, tokens) tensor per block.
+    """
+    if pixel_values.ndim != 4 or pixel_values.shape[0] < 1:
+        raise ValueError(f"expected pixel values of shape (batch, 3, H, W), got {tuple(pixel_values.shape)}")
+    batch = pixel_values.shape[0]
+    class_indices = validated_indices(class_indices, batch, model.num_classes)
+    attention_modules = _attention_modules(model)
+    fused_before = [m.fused_attn for m in attention_modules]
+    was_training = model.training
+    try:
+        for module in attention_modules:
+            module.fused_attn = False
+        model.eval()
+        with torch.enable_grad():
+            # On the model's device and dtype: the stage hands over CPU tensors (a CUDA model failed).
+            parameter = next(model.parameters())
+            inputs = pixel_values.detach().to(parameter.device, parameter.dtype).clone().requires_grad_(True)
+            logits, attentions = _forward_capturing_attention(model, inputs, attention_modules)
+            if class_indices is None:
+                class_indices = logits.argmax(dim=1).tolist()
+            chosen = logits[torch.arange(batch, device=logits.device), class_indices]
+            gradients = torch.autograd.grad(chosen.sum(), attentions)
+    finally:
+        for module, fused in zip(attention_modules, fused_before, strict=True):
+            module.fused_attn = fused
+        model.train(was_training)
+    return logits.detach(), class_indices, [a.detach() for a in attentions], list(gradients)
 
 
 def relevance_grid(model, pixel_values, class_index=None):
@@ -212,51 +280,13 @@ def relevance_grid(model, pixel_values, class_index=None):
 
 def relevance_grids(model, pixel_values, class_indices=None):
     """``relevance_grid`` of each image of a (batch, 3, H, W) tensor, from one forward and one
-    backward pass.
-
-    Images in a batch do not interact in an eval-mode ViT (no batch statistics,
-    dropout off), so the gradient of the sum of every image's chosen logit
-    with respect to its own attention maps is the gradient of that image's
-    logit alone; the rollout then runs per image. The maps equal one-image
+    backward pass (``attention_gradients``), rolled out per image: the maps equal one-image
     passes up to float rounding of the batched matrix products.
 
     ``class_indices``: one per image, or None for each image's top class.
-    Gradients come from ``torch.autograd.grad`` on the attention maps only,
-    so no parameter ``.grad`` is written; the input is a detached copy that
-    requires grad so a graph exists even for a frozen model. The model runs
-    in eval mode; its training flag and fused_attn flags are restored on return.
     Returns ``(grids float32 (batch, gh, gw), class indices [int], logits float32 (batch, num_classes))``.
     """
-    if pixel_values.ndim != 4 or pixel_values.shape[0] < 1:
-        raise ValueError(f"expected pixel values of shape (batch, 3, H, W), got {tuple(pixel_values.shape)}")
-    batch = pixel_values.shape[0]
-    if class_indices is not None and len(class_indices) != batch:
-        raise ValueError(f"{len(class_indices)} class indices for {batch} images")
-    attention_modules = _attention_modules(model)
-    fused_before = [m.fused_attn for m in attention_modules]
-    was_training = model.training
-    try:
-        for module in attention_modules:
-            module.fused_attn = False
-        model.eval()
-        with torch.enable_grad():
-            # On the model's device and dtype: the stage hands over CPU tensors (a CUDA model failed).
-            parameter = next(model.parameters())
-            inputs = pixel_values.detach().to(parameter.device, parameter.dtype).clone().requires_grad_(True)
-            logits, attentions = _forward_capturing_attention(model, inputs, attention_modules)
-            if class_indices is None:
-                class_indices = logits.argmax(dim=1).tolist()
-            class_indices = [int(index) for index in class_indices]
-            chosen = logits[torch.arange(batch, device=logits.device), class_indices]
-            gradients = torch.autograd.grad(chosen.sum(), attentions)
-        with torch.no_grad():
-            relevance = torch.stack([
-                rollout([a[image] for a in attentions], [g[image] for g in gradients]) for image in range(batch)
-            ])
-    finally:
-        for module, fused in zip(attention_modules, fused_before, strict=True):
-            module.fused_attn = fused
-        model.train(was_training)
-    cls_rows = relevance[:, 0, model.num_prefix_tokens:]
-    grids = cls_rows.reshape(batch, *patch_grid(model)).float().cpu().numpy()
-    return grids, class_indices, logits.detach().float().cpu().numpy()
+    logits, class_indices, attentions, gradients = attention_gradients(model, pixel_values, class_indices)
+    with torch.no_grad():
+        joint = rollout(attentions, gradients)
+    return class_token_grids(model, joint), class_indices, logits.float().cpu().numpy()
