@@ -30,6 +30,7 @@ from photoprivacy.scene.relevance import (
     relevance_grids,
     scene_preprocessing,
 )
+from photoprivacy.scene.stage import RELEVANCE_METHODS as RELEVANCE
 from photoprivacy.scene.stage import run_scene_shard
 from photoprivacy.scene.train import train_scene_classifier
 
@@ -461,3 +462,39 @@ def test_classify_rejects_a_batch(tiny_classifier_dir, pixel_values):
     model, labels = load_scene_classifier(tiny_classifier_dir)
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         classify(model, pixel_values.repeat(2, 1, 1, 1), labels)
+
+
+@pytest.mark.parametrize("method", ["gradient_rollout", "transformer_attribution"])
+def test_scene_stage_on_real_photos_of_many_sizes_matches_a_fresh_model(
+        tiny_classifier_dir, custom_classifier_dir, shared_photos, tmp_path, method):
+    """One model over a sequence of real photos (as taken, cropped, upscaled 2x and 3x), in batches of 3,
+    gives for each photo what a freshly loaded model gives for that photo alone."""
+    import cv2
+
+    names = []
+    for photo in shared_photos:
+        rgb = load_rgb(photo)
+        height, width = rgb.shape[:2]
+        variants = {"": rgb, "_crop": rgb[height // 4: height // 2 + 7, width // 3: width - 5],
+                    "_x2": cv2.resize(rgb, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
+                    "_x3": cv2.resize(rgb, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)}
+        for suffix, image in variants.items():
+            names.append(f"{photo.stem}{suffix}.png")
+            save_image(tmp_path / "in" / names[-1], image)
+    for model_dir, mode in ((tiny_classifier_dir, "original"), (custom_classifier_dir, "model")):
+        model, labels = load_scene_classifier(model_dir)
+        preprocessing = scene_preprocessing(model, mode)
+        items = make_items(tmp_path / mode, names)
+        for item in items:
+            item["path"] = str(tmp_path / "in" / Path(item["path"]).name)
+        counts = run_scene_shard(items, model, labels, {"top_k": 2, "relevance": method}, {"id": "x"}, 10**9,
+                                 batch_size=3, preprocessing=preprocessing)
+        assert counts == {"images": len(names), "rejected": 0}
+        for item in items:
+            fresh, _ = load_scene_classifier(model_dir)
+            pixels = preprocess_scene(load_rgb(item["path"]), preprocessing)
+            grids, [index], _ = RELEVANCE[method](fresh, pixels)
+            record = json.loads(Path(item["json"]).read_text())
+            assert record["class_index"] == index
+            with np.load(item["npz"]) as arrays:
+                np.testing.assert_allclose(arrays["relevance"], grids[0], rtol=1e-4, atol=1e-6 * np.abs(grids).max())
