@@ -16,10 +16,8 @@ log = log_to_file(snakemake.log[0])
 items = shard_items(snakemake.input.images, snakemake.params.files)
 torch.set_num_threads(snakemake.threads)
 stage = snakemake.params.stage
-execution = snakemake.config["execution"]
-captioner = load_captioner(Path(snakemake.input.model).parent, stage["model"], device=execution["device"])
+captioner = load_captioner(Path(snakemake.input.model).parent, stage["model"], stage["device"])
 log.info("captioner %s on %s", stage["model"], captioner.device)
-stats = run_caption_shard(items, captioner, stage, execution["batch_size"],
-                          snakemake.params.max_image_pixels)
+stats = run_caption_shard(items, captioner, stage, stage["batch_size"], snakemake.params.max_image_pixels)
 log.info("shard done: %s", stats)
 write_shard_index(snakemake.output.index, items, snakemake.output.keys())

@@ -12,7 +12,7 @@ import torch
 from photoprivacy.artifacts import write_bytes_atomic
 from photoprivacy.caption.models import load_captioner
 from photoprivacy.caption.word_attention import caption_texts
-from photoprivacy.detection.detr import DetrDetector
+from photoprivacy.detection.detectors import OBJECT_DETECTORS
 from photoprivacy.evaluate.identity import FaceRecogniser
 from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
 from photoprivacy.evaluate.tables import ROW_COLUMNS
@@ -24,25 +24,21 @@ log = log_to_file(snakemake.log[0])
 items = shard_items(snakemake.input.images, snakemake.params.files)
 torch.set_num_threads(snakemake.threads)
 stage = snakemake.params.stage
-execution = snakemake.config["execution"]
 settings = stage["evaluate"]
+# The independent models of the privacy metrics: CenterFace and dlib's face recognition.
 evaluators = Evaluators(faces=CenterFaceDetector(settings["face_threshold"], settings["face_max_side"]),
                         identity=FaceRecogniser())
-if "detector" in stage:
-    detector = stage["detector"]
-    evaluators.persons = DetrDetector(
-        Path(snakemake.input.detector).parent, detector["threshold"], detector["short_side"], detector["max_side"],
-        execution["device"], execution["half_precision"],
-    )
+if "detector" in stage:  # evaluate.redetect_persons, with the detect stage's detector and settings
+    evaluators.persons = OBJECT_DETECTORS[stage["detector"]["method"]](stage["detector"],
+                                                                     Path(snakemake.input.detector).parent)
 if "captioner" in stage:
     captioner_settings = stage["captioner"]
     captioner = load_captioner(Path(snakemake.input.captioner).parent, captioner_settings["model"],
-                               device=execution["device"])
+                               captioner_settings["device"])
     evaluators.caption = functools.partial(caption_texts, captioner,
                                            max_new_tokens=captioner_settings["max_new_tokens"],
                                            num_beams=captioner_settings["num_beams"])
 log.info("evaluating %s of variant %s: persons re-detected: %s, recaptioned: %s", stage["scenario"],
          stage["variant"], evaluators.persons is not None, evaluators.caption is not None)
-rows = run_evaluate_shard(items, stage, evaluators, execution["batch_size"],
-                          execution["max_image_pixels"])
+rows = run_evaluate_shard(items, stage, evaluators, stage["batch_size"], stage["max_image_pixels"])
 write_bytes_atomic(snakemake.output.table, pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False).encode())

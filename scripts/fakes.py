@@ -5,7 +5,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # generation reads local files only
 
-from photoprivacy.faces.generators import make_face_generator
+from photoprivacy.faces.generators import FACE_GENERATORS
 from photoprivacy.faces.stage import run_fakes_shard
 from photoprivacy.joblog import log_to_file
 from photoprivacy.shard_index import shard_items, write_shard_index
@@ -19,18 +19,11 @@ def load_generator():
     """Called at most once, when the shard has a face to replace."""
     import torch
 
-    from photoprivacy.devices import pick_device
-
     torch.set_num_threads(snakemake.threads)
-    return make_face_generator(
-        stage["generator"],
-        model_dir=Path(snakemake.input.model[0]).parent if snakemake.input.model else None,
-        steps=stage.get("steps", 50),
-        donor_folder=stage.get("donor_folder"),
-        device=pick_device(snakemake.config["execution"]["device"]),
-    )
+    model_dir = Path(snakemake.input.model[0]).parent if snakemake.input.model else None  # diffusion only
+    return FACE_GENERATORS[stage["generator"]](stage, model_dir)
 
 
-counts = run_fakes_shard(items, load_generator, stage["seed"], snakemake.config["execution"]["batch_size"])
+counts = run_fakes_shard(items, load_generator, stage["seed"])
 log.info("shard done (generator %s): %s", stage["generator"], counts)
 write_shard_index(snakemake.output.index, items, snakemake.output.keys())

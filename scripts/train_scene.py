@@ -16,7 +16,7 @@ out_dir = Path(snakemake.output.manifest).parent
 stats = train_scene_classifier(
     snakemake.input.images, Path(snakemake.input.base).parent, out_dir, steps=stage["steps"],
     batch_size=stage["batch_size"], lr=stage["learning_rate"], seed=stage["seed"],
-    device=pick_device(snakemake.config["execution"]["device"]), preprocessing=stage["preprocessing"],
+    device=pick_device(stage["device"]), preprocessing=stage["preprocessing"],
 )
 write_manifest(out_dir, "trained", f"fine-tuned {stage['base'].get('id', stage['base'].get('family'))}",
                None, extra={"training": {k: stats[k] for k in ("steps", "final_loss", "class_names", "n_images",

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from photoprivacy.caption.models import (
-    REQUIRED_FILES,
     build_random_captioner,
     load_captioner,
     patch_grid,
@@ -16,6 +15,7 @@ from photoprivacy.caption.word_attention import (
     preprocess,
 )
 from photoprivacy.errors import ModelNotAvailable
+from photoprivacy.models.families import family
 from photoprivacy.models.store import write_manifest
 
 from conftest import gradient_image
@@ -41,12 +41,12 @@ def model_dirs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def captioners(model_dirs):
-    return {kind: load_captioner(model_dirs[kind], kind) for kind in KINDS}
+    return {kind: load_captioner(model_dirs[kind], kind, "cpu") for kind in KINDS}
 
 
 @pytest.fixture(scope="module")
 def greedy_results(captioners):
-    return {kind: caption_with_word_maps(captioners[kind], IMAGES, MAX_NEW_TOKENS) for kind in KINDS}
+    return {kind: caption_with_word_maps(captioners[kind], IMAGES, MAX_NEW_TOKENS, 1, "all") for kind in KINDS}
 
 
 def patch_maps(query_attention, grid):
@@ -95,7 +95,7 @@ def teacher_forced_maps(kind, model, pixel_values, sequences, grid):
 @pytest.mark.parametrize(("layers", "heads"), [("all", "mean"), ([1], [0]), ([0, -1], [1])])
 def test_vit_gpt2_word_maps_are_the_attention_of_the_generating_steps(captioners, layers, heads):
     captioner = captioners["vit_gpt2"]
-    results = caption_with_word_maps(captioner, IMAGES, MAX_NEW_TOKENS, layers=layers, heads=heads)
+    results = caption_with_word_maps(captioner, IMAGES, MAX_NEW_TOKENS, 1, layers, heads=heads)
     with torch.inference_mode():
         outputs = captioner.model.generate(
             pixel_values=preprocess(captioner, IMAGES), max_new_tokens=MAX_NEW_TOKENS,
@@ -113,7 +113,7 @@ def test_vit_gpt2_word_maps_are_the_attention_of_the_generating_steps(captioners
 
 def test_blip_word_maps_are_the_attention_of_a_teacher_forced_decoder(captioners):
     captioner = captioners["blip"]
-    results = caption_with_word_maps(captioner, IMAGES, MAX_NEW_TOKENS)
+    results = caption_with_word_maps(captioner, IMAGES, MAX_NEW_TOKENS, 1, "all")
     pixel_values = preprocess(captioner, IMAGES)
     with torch.inference_mode():
         sequences = captioner.model.generate(pixel_values=pixel_values, max_new_tokens=MAX_NEW_TOKENS)
@@ -132,9 +132,9 @@ def test_maps_follow_the_encoder_patch_grid(kind, captioners, greedy_results, tm
         assert result.maps.shape == (len(result.words), 4, 4) and result.maps.dtype == np.float32
         # Patch attention of a query sums to at most 1 (CLS took the rest).
         assert (result.maps >= 0).all() and (result.maps.sum(axis=(1, 2)) <= 1 + 1e-5).all()
-    larger = load_captioner(build_tiny(tmp_path / kind, kind, image_size=96), kind)
+    larger = load_captioner(build_tiny(tmp_path / kind, kind, image_size=96), kind, "cpu")
     assert larger.grid == (6, 6)
-    for result in caption_with_word_maps(larger, IMAGES[:1], max_new_tokens=3):
+    for result in caption_with_word_maps(larger, IMAGES[:1], 3, 1, "all"):
         assert result.maps.shape == (len(result.words), 6, 6)
 
 
@@ -190,7 +190,7 @@ def test_generated_words_cover_the_caption(kind, captioners, greedy_results):
 @pytest.mark.parametrize("kind", KINDS)
 def test_beam_search_maps_are_those_of_the_returned_sequence(kind, captioners, greedy_results):
     captioner = captioners[kind]
-    results = caption_with_word_maps(captioner, IMAGES, MAX_NEW_TOKENS, num_beams=3)
+    results = caption_with_word_maps(captioner, IMAGES, MAX_NEW_TOKENS, 3, "all")
     pixel_values = preprocess(captioner, IMAGES)
     with torch.inference_mode():
         sequences = captioner.model.generate(pixel_values=pixel_values, max_new_tokens=MAX_NEW_TOKENS, num_beams=3)
@@ -205,7 +205,7 @@ def test_beam_search_maps_are_those_of_the_returned_sequence(kind, captioners, g
 def test_beam_search_step_attentions_agree_with_teacher_forcing(captioners):
     """generate's own cross-attentions, picked by beam_indices, give the same maps."""
     captioner = captioners["vit_gpt2"]
-    results = caption_with_word_maps(captioner, IMAGES, MAX_NEW_TOKENS, num_beams=3)
+    results = caption_with_word_maps(captioner, IMAGES, MAX_NEW_TOKENS, 3, "all")
     with torch.inference_mode():
         outputs = captioner.model.generate(
             pixel_values=preprocess(captioner, IMAGES), max_new_tokens=MAX_NEW_TOKENS, num_beams=3,
@@ -224,7 +224,7 @@ def test_beam_search_step_attentions_agree_with_teacher_forcing(captioners):
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_batch_equals_images_one_at_a_time(kind, captioners, greedy_results):
     for image, batched in zip(IMAGES, greedy_results[kind], strict=True):
-        (alone,) = caption_with_word_maps(captioners[kind], [image], MAX_NEW_TOKENS)
+        (alone,) = caption_with_word_maps(captioners[kind], [image], MAX_NEW_TOKENS, 1, "all")
         assert (alone.caption, alone.token_ids, alone.words, alone.token_to_word) == (
             batched.caption, batched.token_ids, batched.words, batched.token_to_word
         )
@@ -244,19 +244,19 @@ def test_folder_loads_offline_with_eager_attention(kind, model_dirs, monkeypatch
         return original(cls, *args, **kwargs)
 
     monkeypatch.setattr(model_class, "from_pretrained", classmethod(recording))
-    captioner = load_captioner(model_dirs[kind], kind)
+    captioner = load_captioner(model_dirs[kind], kind, "cpu")
     assert calls == [{"local_files_only": True, "use_safetensors": True, "attn_implementation": "eager"}]
     assert captioner.model.config._attn_implementation == "eager"
     assert captioner.decoder_config._attn_implementation == "eager"
     assert captioner.encoder_config._attn_implementation == "eager"
-    assert all((model_dirs[kind] / name).is_file() for name in REQUIRED_FILES[kind])
+    assert all((model_dirs[kind] / name).is_file() for name in family(f"captioner_{kind}")["required_files"])
     assert captioner.model_info == {"source": "offline", "id": f"random-{kind}-tiny", "revision": f"seed-{SEEDS[kind]}"}
 
 
 def test_loading_checks_the_manifest_and_the_kind(model_dirs, tmp_path):
     with pytest.raises(ModelNotAvailable):
-        load_captioner(tmp_path, "blip")
-    with pytest.raises(ValueError, match="not a 'blip' captioner"):
-        load_captioner(model_dirs["vit_gpt2"], "blip")
-    with pytest.raises(ValueError, match="unknown captioner kind"):
-        load_captioner(model_dirs["blip"], "git")
+        load_captioner(tmp_path, "blip", "cpu")
+    with pytest.raises(ModelNotAvailable, match="holds no captioner_blip model: it lacks vocab.txt"):
+        load_captioner(model_dirs["vit_gpt2"], "blip", "cpu")
+    with pytest.raises(ValueError, match="unknown captioner 'git' \\(config key caption.model: one of blip, vit_gpt2\\)"):
+        load_captioner(model_dirs["blip"], "git", "cpu")

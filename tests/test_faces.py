@@ -6,7 +6,7 @@ import pytest
 from photoprivacy.errors import ConfigError
 from photoprivacy.faces.blend import feather_band, fit_face, match_colour
 from photoprivacy.faces.detectors import CenterFaceDetector, HaarFaceDetector, faces_of_persons
-from photoprivacy.faces.generators import DonorFaceGenerator, NoFaceGenerator, face_seed, make_face_generator
+from photoprivacy.faces.generators import DiffusionFaceGenerator, DonorFaceGenerator, NoFaceGenerator, face_seed
 from photoprivacy.images import load_rgb
 
 from conftest import gradient_image, save_image
@@ -41,7 +41,7 @@ def test_centerface_finds_the_faces_inside_major_boxes(shared_photos):
 
 def test_haar_boxes_are_grown_by_15_px(shared_photos):
     image = load_rgb(next(p for p in shared_photos if p.name == "astronaut.png"))
-    detector = HaarFaceDetector(max_side=None)
+    detector = HaarFaceDetector(None, 15)
     found = detector(image)
     assert found, "the astronaut's face is a frontal face"
     import cv2
@@ -104,8 +104,8 @@ def test_one_centerface_instance_over_a_sequence_finds_what_fresh_ones_find(shar
 
 def test_haar_instance_over_a_sequence_is_stateless(shared_photos):
     images = _sequence(shared_photos)
-    reused = HaarFaceDetector(max_side=None)
-    assert [reused(image) for image in images] == [HaarFaceDetector(max_side=None)(image) for image in images]
+    reused = HaarFaceDetector(None, 15)
+    assert [reused(image) for image in images] == [HaarFaceDetector(None, 15)(image) for image in images]
 
 
 def test_detection_runs_on_a_downscaled_copy_and_maps_boxes_back(shared_photos):
@@ -142,7 +142,7 @@ def test_face_seed_is_fixed_per_face():
 
 
 def test_diffusion_generator_is_deterministic_per_face(tiny_face_model):
-    generator = make_face_generator("diffusion", tiny_face_model, steps=5)
+    generator = DiffusionFaceGenerator(tiny_face_model, 5, "cpu", None)
     three = generator.generate("photo", 3, seed=0)
     assert three.shape == (3, 32, 32, 3) and three.dtype == np.uint8
     np.testing.assert_array_equal(generator.generate("photo", 2, seed=0), three[:2])  # batch size changes nothing
@@ -248,11 +248,11 @@ def test_fakes_shard_loads_the_generator_only_when_a_face_needs_it(tmp_path, tin
 
     def make_generator():
         loads.append(1)
-        return make_face_generator("diffusion", tiny_face_model, steps=3)
+        return DiffusionFaceGenerator(tiny_face_model, 3, "cpu", None)
 
-    run_fakes_shard([item("empty", 0)], make_generator, seed=0)
+    run_fakes_shard([item("empty", 0)], make_generator, 0)
     assert loads == []
-    counts = run_fakes_shard([item("a", 2), item("b", 0), item("c", 1)], make_generator, seed=0)
+    counts = run_fakes_shard([item("a", 2), item("b", 0), item("c", 1)], make_generator, 0)
     assert loads == [1] and counts == {"images": 3, "faces": 3}
     with np.load(tmp_path / "a.npz") as arrays:
         assert arrays["faces"].shape == (2, 32, 32, 3) and list(arrays["face"]) == [0, 1]

@@ -133,5 +133,5 @@ def test_empty_mask_changes_nothing():
 
 
 def test_unknown_method_is_named():
-    with pytest.raises(ValueError, match="unknown mask method 'swirl'"):
+    with pytest.raises(ValueError, match="unknown scenario 1 obfuscation method 'swirl' \\(config key render.scenario1.method: one of random_mosaic, pixelate, blur, noise\\)"):
         obfuscate_masked(textured(), square_alpha(), "swirl", seed=0, strength=1)

@@ -12,10 +12,10 @@ from photoprivacy.render.obfuscate import (
     gaussian_blur,
     gaussian_noise,
     mosaic_top_left,
-    obfuscate_region,
     pixelate_mean,
     random_offset_mosaic,
 )
+from photoprivacy.render.methods import obfuscate_region
 
 
 def ramp(height=8, width=10):
@@ -80,12 +80,17 @@ def test_blur_of_a_constant_image_is_exact():
 
 def test_obfuscate_region_by_name_reports_parameters():
     image = ramp()
-    _, params = obfuscate_region(image, (0, 0, 4, 4), "mosaic", block=2)
+    out, params = obfuscate_region(image, (0, 0, 4, 4), "mosaic", 2, 15.0)
     assert params == {"block_size": 2}
-    _, params = obfuscate_region(image, (0, 0, 4, 4), "blur", sigma=2.5)
+    np.testing.assert_array_equal(out, mosaic_top_left(image, (0, 0, 4, 4), 2))
+    out, params = obfuscate_region(image, (0, 0, 4, 4), "pixelate", 2, 15.0)
+    assert params == {"block_size": 2}
+    np.testing.assert_array_equal(out, pixelate_mean(image, (0, 0, 4, 4), 2))
+    out, params = obfuscate_region(image, (0, 0, 4, 4), "blur", 9, 2.5)
     assert params == {"sigma": 2.5}
-    with pytest.raises(ValueError, match="unknown region method 'swirl'"):
-        obfuscate_region(image, (0, 0, 4, 4), "swirl")
+    np.testing.assert_array_equal(out, gaussian_blur(image, (0, 0, 4, 4), 2.5))
+    with pytest.raises(ValueError, match="unknown person obfuscation method 'swirl' \\(config key render.minor.method"):
+        obfuscate_region(image, (0, 0, 4, 4), "swirl", 2, 15.0)
 
 
 # --- The whole-array implementations against the original per-block loops ---------------------------
@@ -112,7 +117,7 @@ def _reference_pixelate_mean(image, region, block=9):
     return out
 
 
-def _reference_random_offset_mosaic(image, region, rng, half_sizes=(2, 7)):
+def _reference_random_offset_mosaic(image, region, rng, half_sizes):
     out = image.copy()
     height, width = image.shape[:2]
     half = int(rng.integers(half_sizes[0], half_sizes[1] + 1))
@@ -127,7 +132,7 @@ def _reference_random_offset_mosaic(image, region, rng, half_sizes=(2, 7)):
     return out, half
 
 
-def _reference_gaussian_noise(image, region, rng, sigma=25.0):
+def _reference_gaussian_noise(image, region, rng, sigma):
     out = image.copy()
     x0, y0, x1, y1 = region
     field = rng.normal(0.0, sigma, size=(y1 - y0, x1 - x0, 1))
@@ -290,8 +295,8 @@ def test_noise_drawn_in_slabs_equals_the_whole_field_version(monkeypatch):
     image = _random_image(np.random.default_rng(7), 61, 45)
     for region in [(0, 0, 45, 61), (4, 3, 40, 60), (44, 60, 45, 61)]:
         ours, theirs = np.random.default_rng(8), np.random.default_rng(8)
-        np.testing.assert_array_equal(gaussian_noise(image, region, ours),
-                                      _reference_gaussian_noise(image, region, theirs))
+        np.testing.assert_array_equal(gaussian_noise(image, region, ours, 25.0),
+                                      _reference_gaussian_noise(image, region, theirs, 25.0))
         assert _same_state(ours.bit_generator.state, theirs.bit_generator.state)
 
 
@@ -313,11 +318,11 @@ def test_empty_regions_change_nothing_and_draw_as_the_loop(region):
     np.testing.assert_array_equal(mosaic_top_left(image, region, 3), image)
     np.testing.assert_array_equal(pixelate_mean(image, region, 3), image)
     ours, theirs = np.random.default_rng(0), np.random.default_rng(0)
-    got, half = random_offset_mosaic(image, region, ours)
+    got, half = random_offset_mosaic(image, region, ours, (2, 7))
     np.testing.assert_array_equal(got, image)
-    assert half == _reference_random_offset_mosaic(image, region, theirs)[1]
+    assert half == _reference_random_offset_mosaic(image, region, theirs, (2, 7))[1]
     assert _same_state(ours.bit_generator.state, theirs.bit_generator.state)
-    np.testing.assert_array_equal(gaussian_noise(image, region, ours), image)
+    np.testing.assert_array_equal(gaussian_noise(image, region, ours, 25.0), image)
 
 
 def test_wide_blur_runs_shrunk_and_stays_close_to_the_full_resolution_blur():

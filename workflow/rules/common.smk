@@ -238,10 +238,22 @@ def partition_resource(stage, applies=True):
     return {"slurm_partition": partition} if partition and applies else {}
 
 
+# A job's params hold every config value its script reads: Snakemake reruns a job whose
+# params changed. That includes the execution keys where a model runs: the device and the
+# batch size change its numbers (float rounding, padding to the batch's largest image).
+
+
+def model_execution(cfg):
+    """The execution keys of a stage that runs a model on the device, in batches."""
+    return {"device": cfg["execution"]["device"], "batch_size": cfg["execution"]["batch_size"]}
+
+
 def detect_params():
     """Everything that changes detection output; a change reruns detection and what follows."""
     settings = config["detect"]
-    params = {"version": STAGE_VERSIONS["detect"], "method": settings["method"]}
+    # Annotations are read in batches too (the batch size changes nothing they give).
+    params = {"version": STAGE_VERSIONS["detect"], "method": settings["method"],
+              "batch_size": config["execution"]["batch_size"]}
     if settings["method"] == "annotations":
         params["annotations"] = settings["annotations"]
     else:
@@ -250,9 +262,8 @@ def detect_params():
             threshold=settings["threshold"],
             short_side=settings["short_side"],
             max_side=settings["max_side"],
-            # Padding to the batch's largest image changes DETR's numbers slightly.
-            batch_size=config["execution"]["batch_size"],
             half_precision=config["execution"]["half_precision"],
+            **model_execution(config),
         )
     return params
 
@@ -276,10 +287,9 @@ def fakes_params(cfg):
     params = {"version": STAGE_VERSIONS["fakes"], "generator": settings["generator"], "seed": cfg["seed"]}
     if settings["generator"] == "diffusion":
         # faces share UNet calls in batches, whose rounding differs by a level at most
-        params.update(model=model_params("face_generator"), steps=settings["steps"],
-                      batch_size=cfg["execution"]["batch_size"])
+        params.update(model=model_params("face_generator"), steps=settings["steps"], **model_execution(cfg))
     elif settings["generator"] == "donor":
-        params["donor_folder"] = settings["donor_folder"]
+        params.update(donor_folder=settings["donor_folder"], max_image_pixels=cfg["execution"]["max_image_pixels"])
     return params
 
 
@@ -314,7 +324,8 @@ def captioner_family():
 
 def caption_params():
     # `model` is the captioner kind (blip, vit_gpt2); `weights` its id and revision.
-    return {"version": STAGE_VERSIONS["caption"], **config["caption"], "weights": model_params(captioner_family())}
+    return {"version": STAGE_VERSIONS["caption"], **config["caption"], "weights": model_params(captioner_family()),
+            **model_execution(config)}
 
 
 def language_params():
@@ -327,7 +338,7 @@ def language_params():
         except ModelNotAvailable as error:
             raise WorkflowError(str(error)) from None
     else:
-        params.update(model=model_params("bert"), **settings["bert"])
+        params.update(model=model_params("bert"), **settings["bert"], device=config["execution"]["device"])
     return params
 
 
@@ -350,6 +361,7 @@ def train_scene_params():
         "learning_rate": settings["train_learning_rate"],
         "seed": config["seed"],
         "preprocessing": settings["preprocessing"],
+        "device": config["execution"]["device"],
     }
 
 
@@ -362,7 +374,7 @@ def scene_model_input():
 
 def scene_params():
     # A batch shares one backward pass: maps agree with one-image passes to about 1e-6.
-    params = {"version": STAGE_VERSIONS["scene"], "batch_size": config["execution"]["batch_size"],
+    params = {"version": STAGE_VERSIONS["scene"], **model_execution(config),
               **{key: config["scene"][key] for key in ("top_k", "relevance", "preprocessing")}}
     if config["scene"]["train_images"]:
         params["trained"] = {"images": config["scene"]["train_images"], **train_scene_params()}
@@ -390,7 +402,8 @@ def evaluate_params(cfg, scenario):
     """What a variant's metrics depend on besides its protected photos."""
     settings = config["evaluate"]
     params = {"version": STAGE_VERSIONS["evaluate"], "variant": cfg["variant"], "scenario": scenario,
-              "evaluate": settings}
+              "evaluate": settings, "batch_size": config["execution"]["batch_size"],
+              "max_image_pixels": config["execution"]["max_image_pixels"]}
     if scenario == "scenario1":  # the protected region is the cleaned union of these components
         params["render"] = {key: cfg["render"]["scenario1"][key] for key in ("components", "clean_kernel")}
     if settings["redetect_persons"] and config["detect"]["method"] == "detr":
@@ -398,7 +411,8 @@ def evaluate_params(cfg, scenario):
     if settings["recaption"]:
         caption = config["caption"]
         params["captioner"] = {"model": caption["model"], "weights": model_params(captioner_family()),
-                               "max_new_tokens": caption["max_new_tokens"], "num_beams": caption["num_beams"]}
+                               "max_new_tokens": caption["max_new_tokens"], "num_beams": caption["num_beams"],
+                               "device": config["execution"]["device"]}
     return params
 
 

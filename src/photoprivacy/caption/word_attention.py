@@ -21,11 +21,12 @@ belong to no word (index -1) and, as in ``decode(skip_special_tokens=True)``,
 do not split the word around them.
 """
 
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from .models import ALONE, BLANK, CAPTIONERS, CONTINUE
 
 # Both captioners start the decoder from one token: GPT-2's decoder_start
 # (<|endoftext|>) or BLIP's [DEC] bos. Generated tokens follow it.
@@ -44,7 +45,7 @@ class CaptionWords:
     maps: np.ndarray  # (n_words, grid_h, grid_w) float32
 
 
-def caption_with_word_maps(captioner, images, max_new_tokens=20, num_beams=1, layers="all", heads="mean"):
+def caption_with_word_maps(captioner, images, max_new_tokens, num_beams, layers, heads="mean"):
     """Caption a batch of uint8 RGB (H, W, 3) arrays; per image a ``CaptionWords``.
 
     ``layers``: "all" or a list of decoder layer indices; ``heads``: "mean"
@@ -63,7 +64,7 @@ def caption_with_word_maps(captioner, images, max_new_tokens=20, num_beams=1, la
     ]
 
 
-def caption_texts(captioner, images, max_new_tokens=20, num_beams=1):
+def caption_texts(captioner, images, max_new_tokens, num_beams):
     """Captions only, without maps (what evaluation compares on protected photos)."""
     pixel_values = preprocess(captioner, images)
     with torch.inference_mode():
@@ -83,9 +84,7 @@ def preprocess(captioner, images):
 
 def encode(captioner, pixel_values):
     """Encoder states (batch, 1 + grid_h * grid_w, hidden), CLS first."""
-    model = captioner.model
-    encoder = model.encoder if captioner.kind == "vit_gpt2" else model.vision_model
-    states = encoder(pixel_values=pixel_values).last_hidden_state
+    states = captioner.architecture.encode(captioner.model, pixel_values)
     expected = 1 + captioner.grid[0] * captioner.grid[1]
     if states.shape[1] != expected:
         raise ValueError(f"encoder gave {states.shape[1]} positions, expected CLS + {captioner.grid} patches")
@@ -95,27 +94,7 @@ def encode(captioner, pixel_values):
 def generate(captioner, encoder_states, max_new_tokens, num_beams):
     """Generated sequences (batch, length): the start token, the caption, end and padding."""
     options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, "do_sample": False}
-    if captioner.kind == "vit_gpt2":
-        from transformers.modeling_outputs import BaseModelOutput
-
-        # A fresh wrapper: generate expands encoder outputs for beams in place.
-        encoder_outputs = BaseModelOutput(last_hidden_state=encoder_states)
-        return captioner.model.generate(encoder_outputs=encoder_outputs, **options)
-    # What BlipForConditionalGeneration.generate does after its vision pass.
-    text = captioner.decoder_config
-    start = torch.full((encoder_states.shape[0], 1), text.bos_token_id, dtype=torch.long, device=encoder_states.device)
-    return captioner.model.text_decoder.generate(
-        input_ids=start,
-        eos_token_id=text.sep_token_id,
-        pad_token_id=text.pad_token_id,
-        encoder_hidden_states=encoder_states,
-        encoder_attention_mask=encoder_mask(encoder_states),
-        **options,
-    )
-
-
-def encoder_mask(encoder_states):
-    return torch.ones(encoder_states.shape[:-1], dtype=torch.long, device=encoder_states.device)
+    return captioner.architecture.generate(captioner.model, encoder_states, options)
 
 
 def teacher_forced_cross_attentions(captioner, encoder_states, sequences):
@@ -123,25 +102,7 @@ def teacher_forced_cross_attentions(captioner, encoder_states, sequences):
 
     The last token is no input: nothing is predicted from it.
     """
-    decoder_inputs = sequences[:, :-1]
-    if captioner.kind == "vit_gpt2":
-        from transformers.modeling_outputs import BaseModelOutput
-
-        outputs = captioner.model(
-            encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
-            decoder_input_ids=decoder_inputs,
-            output_attentions=True,
-            use_cache=False,
-        )
-    else:
-        outputs = captioner.model.text_decoder(
-            input_ids=decoder_inputs,
-            encoder_hidden_states=encoder_states,
-            encoder_attention_mask=encoder_mask(encoder_states),
-            output_attentions=True,
-            use_cache=False,
-        )
-    return outputs.cross_attentions
+    return captioner.architecture.cross_attentions(captioner.model, encoder_states, sequences[:, :-1])
 
 
 def token_attention_maps(cross_attentions, grid, layers="all", heads="mean"):
@@ -183,10 +144,7 @@ def describe_sequence(captioner, sequence, query_maps):
 
 
 def end_token_ids(captioner):
-    if captioner.kind == "blip":
-        return {captioner.decoder_config.sep_token_id}
-    end = captioner.model.generation_config.eos_token_id
-    return set(end) if isinstance(end, (list, tuple)) else {end}
+    return captioner.architecture.end_token_ids(captioner.model)
 
 
 def generated_tokens(sequence, end_ids):
@@ -209,11 +167,10 @@ def word_maps(token_maps, token_to_word, n_words):
 
 # ---------------------------------------------------------------- tokens -> words
 
-START, CONTINUE, ALONE, BLANK = "start", "continue", "alone", "blank"
-
 
 def group_words(tokenizer, kind, token_ids):
     """Words of a token sequence and the word index of each token (-1: in no word)."""
+    architecture = CAPTIONERS[kind]()
     special = set(tokenizer.all_special_ids)
     groups, token_to_word = [], []
     open_word = None
@@ -221,7 +178,7 @@ def group_words(tokenizer, kind, token_ids):
         if token_id in special:
             token_to_word.append(-1)
             continue
-        role = token_role(tokenizer, kind, token_id)
+        role = architecture.token_role(tokenizer, token_id)
         if role == BLANK:
             token_to_word.append(-1)
             open_word = None
@@ -236,21 +193,3 @@ def group_words(tokenizer, kind, token_ids):
     words = [tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False).strip()
              for ids in groups]
     return words, token_to_word
-
-
-def token_role(tokenizer, kind, token_id):
-    """How a token relates to the word before it."""
-    if kind == "vit_gpt2":
-        text = tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
-        if not text.strip():
-            return BLANK
-        if is_punctuation(text.strip()):
-            return ALONE
-        return START if text[0].isspace() else CONTINUE
-    piece = tokenizer.convert_ids_to_tokens(token_id)
-    # A "##" piece continues even punctuation: decode glues it to whatever precedes it.
-    return CONTINUE if piece.startswith("##") else START
-
-
-def is_punctuation(text):
-    return all(unicodedata.category(character).startswith("P") for character in text)

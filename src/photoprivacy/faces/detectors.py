@@ -21,8 +21,10 @@ import cv2
 import numpy as np
 
 from ..geometry import box_to_region, grow_box
+from ..registry import Registry
 
-FACE_DETECTORS = ("centerface", "haar")
+# faces.detector -> a builder of the detector from the faces stage's params.
+FACE_DETECTORS = Registry("face detector", "faces.detector")
 
 
 def downscaled(rgb, max_side):
@@ -62,7 +64,7 @@ class CenterFaceDetector:
 class HaarFaceDetector:
     name = "haar"
 
-    def __init__(self, max_side, scale_factor=1.1, min_neighbors=5, min_size=10, growth=15):
+    def __init__(self, max_side, growth, scale_factor=1.1, min_neighbors=5, min_size=10):
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(path)
         self.params = (scale_factor, min_neighbors, min_size)
@@ -84,12 +86,14 @@ class HaarFaceDetector:
         return [(grow_box(_scaled_back([x, y, x + w, y + h], scale), self.growth), None) for x, y, w, h in boxes]
 
 
-def make_face_detector(name, threshold, haar_growth, max_side):
-    if name == "centerface":
-        return CenterFaceDetector(threshold, max_side)
-    if name == "haar":
-        return HaarFaceDetector(max_side, growth=haar_growth)
-    raise ValueError(f"unknown face detector '{name}' (expected one of {FACE_DETECTORS})")
+@FACE_DETECTORS.register("centerface")
+def centerface(params):
+    return CenterFaceDetector(params["threshold"], params["max_side"])
+
+
+@FACE_DETECTORS.register("haar")
+def haar(params):
+    return HaarFaceDetector(params["max_side"], params["haar_growth"])
 
 
 NO_FACE_NOTE = "no face found in the major person's box"

@@ -21,10 +21,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..images import load_rgb
-from ..models.store import model_summary, verify_manifest
+from ..models.families import verify_model
+from ..models.store import model_summary
+from ..registry import Registry
 from ..seeds import derived_seed
 
-GENERATORS = ("diffusion", "donor", "none")
+# fakes.generator -> a builder (fakes stage params, model folder or None) -> generator.
+FACE_GENERATORS = Registry("face generator", "fakes.generator")
 DONOR_SIZE = 128
 DONOR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -36,6 +39,8 @@ def face_seed(seed, image_id, face_index):
 
 class FaceGenerator:
     """What every generator offers; ``generate_many`` defaults to one ``generate`` per image."""
+
+    batch_size = None  # faces per call across images that the fakes stage asks for (None: per image)
 
     def generate(self, image_id, n_faces, seed):
         raise NotImplementedError
@@ -49,11 +54,11 @@ class FaceGenerator:
 class DiffusionFaceGenerator(FaceGenerator):
     name = "diffusion"
 
-    def __init__(self, model_dir, steps=50, device="cpu"):
+    def __init__(self, model_dir, steps, device, batch_size):
         import torch
         from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
 
-        self.model_info = model_summary(verify_manifest(model_dir))
+        self.model_info = model_summary(verify_model("face_generator", model_dir))
         unet = UNet2DModel.from_pretrained(
             str(model_dir), use_safetensors=True, local_files_only=True, low_cpu_mem_usage=False
         )
@@ -62,6 +67,7 @@ class DiffusionFaceGenerator(FaceGenerator):
         self.pipeline = DDIMPipeline(unet=unet.eval(), scheduler=scheduler).to(self.device)
         self.pipeline.set_progress_bar_config(disable=True)
         self.steps = steps
+        self.batch_size = batch_size
         self.size = unet.config.sample_size
 
     def generate(self, image_id, n_faces, seed):
@@ -128,7 +134,7 @@ class DiffusionFaceGenerator(FaceGenerator):
 class DonorFaceGenerator(FaceGenerator):
     name = "donor"
 
-    def __init__(self, folder, size=DONOR_SIZE):
+    def __init__(self, folder, max_pixels, size=DONOR_SIZE):
         folder = Path(folder or "")
         self.donors = (
             sorted(p for p in folder.glob("*") if p.suffix.lower() in DONOR_EXTENSIONS) if folder.is_dir() else []
@@ -136,6 +142,7 @@ class DonorFaceGenerator(FaceGenerator):
         if not self.donors:
             raise ConfigError(f"config key fakes.donor_folder: no donor face images in '{folder}'")
         self.size = size
+        self.max_pixels = max_pixels
         self.model_info = {"source": "donors", "id": str(folder), "revision": None}
 
     def generate(self, image_id, n_faces, seed):
@@ -144,7 +151,7 @@ class DonorFaceGenerator(FaceGenerator):
         faces = np.zeros((n_faces, self.size, self.size, 3), np.uint8)
         for index in range(n_faces):
             rng = np.random.default_rng(face_seed(seed, image_id, index))
-            donor = load_rgb(self.donors[int(rng.integers(len(self.donors)))])
+            donor = load_rgb(self.donors[int(rng.integers(len(self.donors)))], self.max_pixels)
             side = min(donor.shape[:2])
             top, left = (donor.shape[0] - side) // 2, (donor.shape[1] - side) // 2
             square = donor[top : top + side, left : left + side]
@@ -160,14 +167,19 @@ class NoFaceGenerator(FaceGenerator):
         return np.zeros((0, 1, 1, 3), np.uint8)
 
 
-def make_face_generator(name, model_dir=None, steps=50, donor_folder=None, device="cpu"):
-    if name == "diffusion":
-        return DiffusionFaceGenerator(model_dir, steps, device)
-    if name == "donor":
-        return DonorFaceGenerator(donor_folder)
-    if name == "none":
-        return NoFaceGenerator()
-    raise ValueError(f"unknown face generator '{name}' (expected one of {GENERATORS})")
+@FACE_GENERATORS.register("diffusion")
+def diffusion(params, model_dir):
+    return DiffusionFaceGenerator(model_dir, params["steps"], params["device"], params["batch_size"])
+
+
+@FACE_GENERATORS.register("donor")
+def donor(params, model_dir):
+    return DonorFaceGenerator(params["donor_folder"], params["max_image_pixels"])
+
+
+@FACE_GENERATORS.register("none")
+def none(params, model_dir):
+    return NoFaceGenerator()
 
 
 def build_random_face_unet(model_dir, size="tiny", seed=0):

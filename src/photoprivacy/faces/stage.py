@@ -47,13 +47,13 @@ def run_faces_shard(items, detector, params, max_pixels):
     return counts
 
 
-def run_fakes_shard(items, make_generator, seed, batch_size=None):
+def run_fakes_shard(items, make_generator, seed):
     """items: dicts with id, faces_json, npz (output). One generated face per found face.
 
     ``make_generator`` is called once, and only when the shard has a face:
     most shards of crowd-free photos never pay for loading the model.
-    ``batch_size`` None generates each image's faces in one call; an int, up
-    to that many faces per call across images (see
+    The generator's ``batch_size`` None generates each image's faces in one
+    call; an int, up to that many faces per call across images (see
     ``DiffusionFaceGenerator.generate_many``: faster on a GPU, and equal up
     to rounding, not bytes).
     """
@@ -73,7 +73,7 @@ def run_fakes_shard(items, make_generator, seed, batch_size=None):
         if with_faces:
             generator = make_generator()
             requests = [(item["id"], n_faces) for item, n_faces in with_faces]
-            generated_faces = generator.generate_many(requests, seed, batch_size)
+            generated_faces = generator.generate_many(requests, seed, generator.batch_size)
             for (item, _), generated in zip(with_faces, generated_faces, strict=True):
                 write(item, generated)
     return counts

@@ -1,12 +1,14 @@
-"""One entry per model family: the files ``from_pretrained`` needs and its random builder.
+"""One entry per model family: the files its loader needs and its random builder.
 
 Adding a family (a captioner, a scene classifier) is one entry here; the
-fetch and offline-build rules serve every family through these two functions.
+fetch and offline-build rules serve every family through these functions, and
+every loader checks its folder with ``verify_model``.
 """
 
 import importlib
 
-from .store import fetch_from_hub, write_manifest
+from ..errors import ModelNotAvailable
+from .store import fetch_from_hub, verify_manifest, write_manifest
 
 FAMILIES = {
     "detr": {
@@ -16,12 +18,14 @@ FAMILIES = {
     "captioner_vit_gpt2": {
         "required_files": ("config.json", "model.safetensors", "preprocessor_config.json", "tokenizer_config.json",
                            "vocab.json", "merges.txt"),
-        "builder": "photoprivacy.caption.models:build_random_vit_gpt2",
+        "builder": "photoprivacy.caption.models:build_random_captioner",
+        "builder_options": {"kind": "vit_gpt2"},
     },
     "captioner_blip": {
         "required_files": ("config.json", "model.safetensors", "preprocessor_config.json", "tokenizer_config.json",
                            "vocab.txt"),
-        "builder": "photoprivacy.caption.models:build_random_blip",
+        "builder": "photoprivacy.caption.models:build_random_captioner",
+        "builder_options": {"kind": "blip"},
     },
     "scene_classifier": {
         "required_files": ("config.json", "model.safetensors"),
@@ -45,6 +49,20 @@ def family(name):
         raise ValueError(f"unknown model family '{name}' (known: {sorted(FAMILIES)})") from None
 
 
+def verify_model(name, model_dir):
+    """The manifest of a family's folder, checked: its files are unchanged (``verify_manifest``)
+    and it lists every file the family's loader reads."""
+    manifest = verify_manifest(model_dir)
+    required = family(name)["required_files"]
+    missing = [filename for filename in required if filename not in manifest["files"]]
+    if missing:
+        raise ModelNotAvailable(
+            f"{model_dir} holds no {name} model: it lacks {', '.join(missing)} (a {name} folder has "
+            f"{', '.join(required)}); fetch or build the folder again"
+        )
+    return manifest
+
+
 def fetch_pretrained(name, model_id, revision, model_dir, expected_sha256=None):
     """Fetch a family's pretrained files; check them against pinned SHA-256 values."""
     manifest = fetch_from_hub(model_id, revision, model_dir, family(name)["required_files"])
@@ -60,6 +78,8 @@ def fetch_pretrained(name, model_id, revision, model_dir, expected_sha256=None):
 
 def build_random(name, model_dir, size, seed):
     """Build a randomly initialised model of the family's real classes, same file layout."""
-    module, function = family(name)["builder"].split(":")
-    getattr(importlib.import_module(module), function)(model_dir, size=size, seed=seed)
+    entry = family(name)
+    module, function = entry["builder"].split(":")
+    getattr(importlib.import_module(module), function)(model_dir, size=size, seed=seed,
+                                                       **entry.get("builder_options", {}))
     return write_manifest(model_dir, "offline", f"random-{name}-{size}", f"seed-{seed}")

@@ -51,6 +51,11 @@ def write_manifest(model_dir, source, model_id, revision, extra=None):
     return manifest
 
 
+def read_manifest(model_dir):
+    """The manifest as it is, unchecked (``verify_manifest`` checks the files against it)."""
+    return read_json(Path(model_dir) / MANIFEST)
+
+
 def verify_mode(mode=None):
     """``mode``, else the environment's (VERIFY_ENV), else ``fast``; checked against VERIFY_MODES."""
     mode = mode or os.environ.get(VERIFY_ENV) or "fast"
@@ -156,7 +161,7 @@ def fetch_from_hub(model_id, revision, model_dir, required_files):
 
 def _listed_files(model_dir):
     try:
-        return list(read_json(Path(model_dir) / MANIFEST)["files"])
+        return list(read_manifest(model_dir)["files"])
     except (OSError, ValueError, KeyError, TypeError):
         return []
 

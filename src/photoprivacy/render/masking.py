@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from . import strength as strengths
-from .obfuscate import MASK_METHODS, gaussian_blur, gaussian_noise, pixelate_mean, random_offset_mosaic
+from .methods import MASK_METHODS
 
 
 def union(masks, enabled):
@@ -28,7 +28,7 @@ def union(masks, enabled):
     return combined
 
 
-def clean(mask, kernel=5):
+def clean(mask, kernel):
     """One erosion then one dilation with a square kernel (morphological opening)."""
     if kernel <= 1:
         return mask.astype(bool)
@@ -37,7 +37,7 @@ def clean(mask, kernel=5):
     return opened.astype(bool)
 
 
-def feather(mask, sigma=0.0):
+def feather(mask, sigma):
     """Float alpha in [0, 1]; sigma 0 keeps the hard edge."""
     alpha = mask.astype(np.float32)
     if sigma > 0:
@@ -55,42 +55,13 @@ def bounding_region(alpha):
 
 
 def obfuscate_masked(image, alpha, method, seed, strength):
-    """Hide what ``alpha`` covers. Returns (image, parameters used).
-
-    ``strength`` per method: random_mosaic -> (min, max) patch half-size;
-    pixelate -> block size; blur -> (kernel, sigma); noise -> sigma.
-    """
+    """Hide what ``alpha`` covers with the named method (``methods.MASK_METHODS``) at ``strength``.
+    Returns (image, parameters used)."""
     region = bounding_region(alpha)
     if region is None:
         return image.copy(), {"note": "empty mask: nothing hidden"}
-    processed, params = apply_method(image, region, method, np.random.default_rng(seed), strength)
+    processed, params = MASK_METHODS[method]().apply(image, region, np.random.default_rng(seed), strength)
     return blend_through(alpha, processed, image), dict(params, seed=seed)
-
-
-def apply_method(image, region, method, rng, strength):
-    """One of ``MASK_METHODS`` over ``region`` (``strength`` as in ``obfuscate_masked``);
-    returns (image, parameters used)."""
-    if method == "random_mosaic":
-        processed, half = random_offset_mosaic(image, region, rng, tuple(strength))
-        return processed, {"half_sizes": list(strength), "half_size": half}
-    if method == "pixelate":
-        return pixelate_mean(image, region, int(strength)), {"block_size": int(strength)}
-    if method == "blur":
-        kernel, sigma = strength
-        return gaussian_blur(image, region, sigma, kernel), {"kernel": kernel, "sigma": sigma}
-    if method == "noise":
-        return gaussian_noise(image, region, rng, float(strength)), {"sigma": float(strength)}
-    raise ValueError(f"unknown mask method '{method}' (expected one of {MASK_METHODS})")
-
-
-def reach_outside(method, strength):
-    """How far outside its region a method reads pixels: the random mosaic's source
-    offsets, the blur's half kernel; pixelation reads only its region."""
-    if method == "random_mosaic":
-        return 2 * strength[1]
-    if method == "blur":
-        return strength[0] // 2
-    return 0
 
 
 def blend_through(alpha, processed, image):
@@ -116,27 +87,16 @@ def nearest_component_labels(mask):
     return component_of_pixel[nearest_pixel].astype(np.int32), boxes
 
 
-def component_strength(method, face_width, params):
-    """The strength argument of ``apply_method`` for one component under relative strength."""
-    settings = params["strength"]
-    if method == "random_mosaic":
-        return strengths.mosaic_half_sizes(face_width, tuple(params["mosaic_half_sizes"]), settings)
-    if method == "pixelate":
-        return strengths.block_size(face_width, params["block_size"], settings)
-    sigma = strengths.blur_sigma(face_width, params["blur_sigma"], settings)
-    return strengths.blur_kernel(sigma, params["blur_kernel"], params["blur_sigma"]), sigma
-
-
 def obfuscate_components(image, cleaned, alpha, params, seed):
     """Hide what ``alpha`` covers, each connected component of ``cleaned`` at the strength
     its size needs (render/strength.py). Returns (image, parameters used per component).
 
-    Components are processed in label order with one seeded generator. Noise does not
-    depend on size, so it takes ``obfuscate_masked``'s single field.
+    Components are processed in label order with one seeded generator. A method whose effect
+    does not depend on size (noise) hides the whole mask in one pass, as ``obfuscate_masked``.
     """
-    method = params["method"]
-    if method not in ("random_mosaic", "pixelate", "blur"):
-        return obfuscate_masked(image, alpha, method, seed, params["noise_sigma"])
+    method = MASK_METHODS[params["method"]]()
+    if not method.sized:
+        return obfuscate_masked(image, alpha, params["method"], seed, method.fixed_strength(params))
     labels, boxes = nearest_component_labels(cleaned)
     if not boxes:
         return image.copy(), {"note": "empty mask: nothing hidden"}
@@ -152,13 +112,13 @@ def obfuscate_components(image, cleaned, alpha, params, seed):
         rx0, ry0, rx1, ry1 = bounding_region(owned & (alpha[wy0:wy1, wx0:wx1] > 0))
         reach = (rx0 + wx0, ry0 + wy0, rx1 + wx0, ry1 + wy0)
         face_width = strengths.region_face_width(core, params["strength"]["face_per_person"])
-        argument = component_strength(method, face_width, params)
-        pad = reach_outside(method, argument)
+        argument = method.relative_strength(face_width, params)
+        pad = method.reach(argument)
         cx0, cy0 = max(0, reach[0] - pad), max(0, reach[1] - pad)
         cx1, cy1 = min(width, reach[2] + pad), min(height, reach[3] + pad)
         crop = image[cy0:cy1, cx0:cx1]
         local = (reach[0] - cx0, reach[1] - cy0, reach[2] - cx0, reach[3] - cy0)
-        part, logged = apply_method(crop, local, method, rng, argument)
+        part, logged = method.apply(crop, local, rng, argument)
         inside = np.zeros(crop.shape[:2], bool)
         inside[ry0 + wy0 - cy0 : ry1 + wy0 - cy0, rx0 + wx0 - cx0 : rx1 + wx0 - cx0] = (
             owned[ry0:ry1, rx0:rx1])

@@ -1,4 +1,5 @@
-"""Region obfuscation methods. Each returns a copy; only pixels inside the region change.
+"""The pixel work of the obfuscation methods (``methods.py`` names them). Each returns a copy;
+only pixels inside the region change.
 
 A region is ``(x0, y0, x1, y1)`` in pixels (x1, y1 exclusive), inside the image.
 The block methods work on whole arrays (one Python step per row of blocks, not
@@ -10,9 +11,6 @@ import math
 
 import cv2
 import numpy as np
-
-REGION_METHODS = ("mosaic", "pixelate", "blur")
-MASK_METHODS = ("random_mosaic", "pixelate", "blur", "noise")
 
 # Float64 elements per slab in gaussian_noise: a few MB, so the slab stays in cache.
 _NOISE_SLAB_ELEMENTS = 1 << 18
@@ -37,7 +35,7 @@ def _fill_blocks(out, region, colours, block):
         out[top : min(top + block, y1), x0:x1] = rows[i]
 
 
-def mosaic_top_left(image, region, block=9):
+def mosaic_top_left(image, region, block):
     """The original's box mosaic: blocks of ``block`` px, aligned to the region's
     top-left corner, each filled with the colour of its own top-left pixel
     (blocks at the region's right and bottom edges are partial)."""
@@ -61,7 +59,7 @@ def _exact_block_sums(image, block):
     return largest * block * block < 2**53
 
 
-def pixelate_mean(image, region, block=9):
+def pixelate_mean(image, region, block):
     """Block-average pixelation: blocks of ``block`` px aligned to the region's top-left
     corner, each filled with its per-channel mean colour, rounded half to even
     (``np.rint``); partial blocks at the region's right and bottom edges average only
@@ -93,7 +91,7 @@ def pixelate_mean(image, region, block=9):
 SHRINK_BLUR_SIGMA = 20.0
 
 
-def gaussian_blur(image, region, sigma=15.0, kernel=None):
+def gaussian_blur(image, region, sigma, kernel=None):
     """Gaussian blur inside the region; neighbouring pixels feed the blur, only the region changes.
 
     ``kernel`` defaults to 2 * ceil(3 sigma) + 1 (odd). From sigma 20 on, the
@@ -126,18 +124,7 @@ def _blur(patch, sigma, kernel):
     return cv2.resize(blurred, (patch.shape[1], patch.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def obfuscate_region(image, region, method, block=9, sigma=15.0):
-    """Apply one of ``REGION_METHODS`` by name; the parameters it used come back for the log."""
-    if method == "mosaic":
-        return mosaic_top_left(image, region, block), {"block_size": block}
-    if method == "pixelate":
-        return pixelate_mean(image, region, block), {"block_size": block}
-    if method == "blur":
-        return gaussian_blur(image, region, sigma), {"sigma": sigma}
-    raise ValueError(f"unknown region method '{method}' (expected one of {REGION_METHODS})")
-
-
-def random_offset_mosaic(image, region, rng, half_sizes=(2, 7)):
+def random_offset_mosaic(image, region, rng, half_sizes):
     """The original scenario 1 mosaic: a patch half-size k drawn from ``half_sizes``
     (inclusive), square patches of side 2k + 1 tiled from the region's corner
     (partial at its right and bottom edges), each filled with the colour of the
@@ -164,7 +151,7 @@ def random_offset_mosaic(image, region, rng, half_sizes=(2, 7)):
     return out, half
 
 
-def gaussian_noise(image, region, rng, sigma=25.0):
+def gaussian_noise(image, region, rng, sigma):
     """Add one zero-mean noise field (the same on all three channels), rounded and clipped.
 
     The field is drawn in slabs of rows, in row-major order: the same numbers as one

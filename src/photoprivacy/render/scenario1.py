@@ -16,19 +16,8 @@ import numpy as np
 from ..artifacts import read_json
 from ..seeds import derived_seed
 from .masking import clean, feather, obfuscate_components, obfuscate_masked, union
+from .methods import MASK_METHODS
 from .output import render_shard
-
-
-def method_strength(params):
-    """The strength argument of ``obfuscate_masked`` for the configured method."""
-    method = params["method"]
-    if method == "random_mosaic":
-        return tuple(params["mosaic_half_sizes"])
-    if method == "pixelate":
-        return params["block_size"]
-    if method == "blur":
-        return (params["blur_kernel"], params["blur_sigma"])
-    return params["noise_sigma"]
 
 
 def at_work_size(image, masks, size):
@@ -54,7 +43,8 @@ def render_scenario1(image, masks, record, params, image_id):
     alpha = feather(cleaned, params["feather_sigma"])
     seed = derived_seed(params["seed"], image_id, "scenario1")
     if params["strength"]["mode"] == "original":
-        out, used = obfuscate_masked(image, alpha, params["method"], seed, method_strength(params))
+        strength = MASK_METHODS[params["method"]]().fixed_strength(params)
+        out, used = obfuscate_masked(image, alpha, params["method"], seed, strength)
     else:
         out, used = obfuscate_components(image, cleaned, alpha, params, seed)
     regions, warnings = [], []

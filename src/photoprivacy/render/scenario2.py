@@ -18,7 +18,8 @@ from ..artifacts import read_json
 from ..faces.blend import fit_face
 from ..geometry import box_to_region
 from . import strength
-from .obfuscate import obfuscate_region, pixelate_mean
+from .methods import obfuscate_region
+from .obfuscate import pixelate_mean
 from .output import render_shard
 
 NO_GENERATOR_WARNING = "no face generator configured (fakes.generator: none): faces pixelated instead"

@@ -1,0 +1,21 @@
+"""The object detectors detect.method names: a builder each, from the detect stage's params
+and the model folder (None for a method without a model)."""
+
+from ..registry import Registry
+
+OBJECT_DETECTORS = Registry("object detector", "detect.method")
+
+
+@OBJECT_DETECTORS.register("detr")
+def detr(params, model_dir):
+    from .detr import DetrDetector
+
+    return DetrDetector(model_dir, params["threshold"], params["short_side"], params["max_side"], params["device"],
+                        params["half_precision"])
+
+
+@OBJECT_DETECTORS.register("annotations")
+def annotations(params, model_dir):
+    from .annotations import AnnotationDetector
+
+    return AnnotationDetector(params["annotations"])

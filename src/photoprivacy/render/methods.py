@@ -1,0 +1,120 @@
+"""The obfuscation methods a config names: one registered class or function each.
+
+``MASK_METHODS`` (render.scenario1.method) hide a scenario 1 mask; ``REGION_METHODS``
+(render.minor.method) hide a person box or head region in scenario 2. The pixel
+work is in ``obfuscate.py``; here is what else a method needs: which config keys
+set its strength, how relative strength scales it, and how far it reads outside
+its region.
+"""
+
+from ..registry import Registry
+from . import strength as strengths
+from .obfuscate import gaussian_blur, gaussian_noise, mosaic_top_left, pixelate_mean, random_offset_mosaic
+
+MASK_METHODS = Registry("scenario 1 obfuscation method", "render.scenario1.method")
+REGION_METHODS = Registry("person obfuscation method", "render.minor.method")
+
+
+class MaskMethod:
+    """A scenario 1 method. Its ``strength`` is the one argument ``apply`` takes beyond the
+    region: from the render.scenario1 keys as they are (``fixed_strength``, strength mode
+    original) or scaled to the face size a mask component may hold (``relative_strength``,
+    mode relative, when the method is ``sized``: its effect depends on the size of what it hides)."""
+
+    sized = True
+
+    def fixed_strength(self, params):
+        raise NotImplementedError
+
+    def relative_strength(self, face_width, params):
+        raise NotImplementedError
+
+    def apply(self, image, region, rng, strength):
+        """(image with ``region`` hidden, the parameters used, for the decision log)."""
+        raise NotImplementedError
+
+    def reach(self, strength):
+        """How far outside its region the method reads pixels."""
+        return 0
+
+
+@MASK_METHODS.register("random_mosaic")
+class RandomMosaic(MaskMethod):
+    """The original's mosaic: random patch size, each patch the colour of a random nearby pixel."""
+
+    def fixed_strength(self, params):
+        return tuple(params["mosaic_half_sizes"])
+
+    def relative_strength(self, face_width, params):
+        return strengths.mosaic_half_sizes(face_width, tuple(params["mosaic_half_sizes"]), params["strength"])
+
+    def apply(self, image, region, rng, strength):
+        processed, half = random_offset_mosaic(image, region, rng, tuple(strength))
+        return processed, {"half_sizes": list(strength), "half_size": half}
+
+    def reach(self, strength):
+        return 2 * strength[1]  # the source pixel's offset from a patch centre
+
+
+@MASK_METHODS.register("pixelate")
+class Pixelate(MaskMethod):
+    def fixed_strength(self, params):
+        return params["block_size"]
+
+    def relative_strength(self, face_width, params):
+        return strengths.block_size(face_width, params["block_size"], params["strength"])
+
+    def apply(self, image, region, rng, strength):
+        return pixelate_mean(image, region, int(strength)), {"block_size": int(strength)}
+
+
+@MASK_METHODS.register("blur")
+class Blur(MaskMethod):
+    def fixed_strength(self, params):
+        return params["blur_kernel"], params["blur_sigma"]
+
+    def relative_strength(self, face_width, params):
+        sigma = strengths.blur_sigma(face_width, params["blur_sigma"], params["strength"])
+        return strengths.blur_kernel(sigma, params["blur_kernel"], params["blur_sigma"]), sigma
+
+    def apply(self, image, region, rng, strength):
+        kernel, sigma = strength
+        return gaussian_blur(image, region, sigma, kernel), {"kernel": kernel, "sigma": sigma}
+
+    def reach(self, strength):
+        return strength[0] // 2  # half the kernel
+
+
+@MASK_METHODS.register("noise")
+class Noise(MaskMethod):
+    sized = False
+
+    def fixed_strength(self, params):
+        return params["noise_sigma"]
+
+    def apply(self, image, region, rng, strength):
+        return gaussian_noise(image, region, rng, float(strength)), {"sigma": float(strength)}
+
+
+# Region methods: (image, region, block, sigma) -> (image, parameters used), with the
+# block size and blur sigma render.minor sets, scaled to the region (scenario2.py).
+
+
+@REGION_METHODS.register("mosaic")
+def mosaic(image, region, block, sigma):
+    return mosaic_top_left(image, region, block), {"block_size": block}
+
+
+@REGION_METHODS.register("pixelate")
+def pixelate(image, region, block, sigma):
+    return pixelate_mean(image, region, block), {"block_size": block}
+
+
+@REGION_METHODS.register("blur")
+def blur(image, region, block, sigma):
+    return gaussian_blur(image, region, sigma), {"sigma": sigma}
+
+
+def obfuscate_region(image, region, method, block, sigma):
+    """Apply the region method named ``method``; the parameters it used come back for the log."""
+    return REGION_METHODS[method](image, region, block, sigma)
