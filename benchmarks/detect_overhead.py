@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from common import SHARED_PHOTOS, benchmark_row, scratch_project, snakemake
 
 
@@ -44,9 +45,13 @@ def main():
     from photoprivacy.images import load_rgb
 
     torch.set_num_threads(2)  # as the rule's threads
-    detector = DetrDetector(Path(workdir) / Path(manifest).parent, device="cpu")
-    images = [load_rgb(p) for p in sorted((workdir / "photos").iterdir())]
-    batches = [preprocess(images[i : i + args.batch_size]) for i in range(0, len(images), args.batch_size)]
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    detect = config["detect"]
+    detector = DetrDetector(Path(workdir) / Path(manifest).parent, detect["threshold"], detect["short_side"],
+                            detect["max_side"], device="cpu", half=False)
+    images = [load_rgb(p, config["execution"]["max_image_pixels"]) for p in sorted((workdir / "photos").iterdir())]
+    batches = [preprocess(images[i : i + args.batch_size], detector.short_side, detector.max_side)
+               for i in range(0, len(images), args.batch_size)]
     detector.forward(*batches[0])  # warm-up, as the first batch in a job also pays it
     began = time.perf_counter()
     for pixel_values, pixel_mask in batches:

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from photoprivacy.faces.generators import make_face_generator
+from photoprivacy.faces.generators import DiffusionFaceGenerator
 from photoprivacy.models.families import build_random
 
 
@@ -24,7 +24,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         build_random("face_generator", folder, args.size, seed=0)
-        generator = make_face_generator("diffusion", folder, steps=args.steps)
+        generator = DiffusionFaceGenerator(folder, args.steps, "cpu", None)
         parameters = sum(p.numel() for p in generator.pipeline.unet.parameters())
         began = time.perf_counter()
         faces = generator.generate("benchmark", args.faces, seed=0)

@@ -68,7 +68,7 @@ class Bench:
         self.config = yaml.safe_load((workdir / "config.yaml").read_text())
         self.max_pixels = self.config["execution"]["max_image_pixels"]
         self.photos = sorted((workdir / "photos").iterdir())
-        self.images = [load_rgb(path) for path in self.photos]
+        self.images = [load_rgb(path, self.max_pixels) for path in self.photos]
         self.out = workdir / "results"
 
     def synchronize(self):
@@ -224,26 +224,26 @@ class Bench:
 
     def fakes(self):
         from photoprivacy.artifacts import write_json
-        from photoprivacy.faces.generators import make_face_generator
+        from photoprivacy.faces.generators import DiffusionFaceGenerator
         from photoprivacy.faces.stage import run_fakes_shard
 
         model_dir = self.model_dir("face_generator")
-        generator, load = self.loaded(lambda: make_face_generator(
-            "diffusion", model_dir, steps=self.args.steps, device=self.device))
+        batch_size = self.args.batch_size
+        generator, load = self.loaded(lambda: DiffusionFaceGenerator(model_dir, self.args.steps, self.device,
+                                                                     batch_size))
         items = self.items("fakes", faces_json="faces/{id}.json")
         n_faces = min(self.args.faces, len(items))
         for index, item in enumerate(items):
             faces = [{"face": 0, "person": 0, "box_xyxy": [0, 0, 64, 64], "score": 0.9}] if index < n_faces else []
             write_json(item["faces_json"], {"faces": faces})
         # The bare pass samples faces in the stage's batches (one face per image here).
-        batch_size = self.args.batch_size
         unet, scheduler = generator.pipeline.unet, generator.pipeline.scheduler
         scheduler.set_timesteps(self.args.steps)
         timesteps = scheduler.timesteps.to(self.device)
         noise = [torch.randn(len(batch), unet.config.in_channels, generator.size, generator.size, device=self.device)
                  for batch in self.batches(range(n_faces), batch_size)]
         forward = self.forward_seconds(lambda sample: [unet(sample, t) for t in timesteps], noise)
-        seconds = self.clock(lambda: run_fakes_shard(items, lambda: generator, self.config["seed"], batch_size))
+        seconds = self.clock(lambda: run_fakes_shard(items, lambda: generator, self.config["seed"]))
         return Row("fakes", "face", n_faces, load, seconds, forward,
                    f"batch {batch_size}, {self.args.steps} DDIM steps, {len(items) - n_faces} images without a face")
 

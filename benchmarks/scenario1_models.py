@@ -14,6 +14,7 @@ import shutil
 import time
 
 import torch
+import yaml
 from common import SHARED_PHOTOS, benchmark_row, scratch_project, snakemake
 
 
@@ -50,17 +51,19 @@ def main():
     from photoprivacy.scene.relevance import preprocess_scene, relevance_grid, scene_preprocessing
 
     torch.set_num_threads(2)  # as the rules' threads
-    images = [load_rgb(p) for p in photos]
-    captioner = load_captioner(workdir / caption_dir, args.captioner)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    images = [load_rgb(p, config["execution"]["max_image_pixels"]) for p in photos]
+    captioner = load_captioner(workdir / caption_dir, args.captioner, "cpu")
     pixel_values = preprocess(captioner, images)
 
     def caption_forward():
         with torch.inference_mode():
-            generate(captioner, encode(captioner, pixel_values), 20, 1)
+            generate(captioner, encode(captioner, pixel_values), config["caption"]["max_new_tokens"],
+                     config["caption"]["num_beams"])
 
     caption_bare = timed(caption_forward)
     model, _ = load_scene_classifier(workdir / scene_dir)
-    preprocessing = scene_preprocessing(model, "model")  # as the scene rule with config.yaml's default
+    preprocessing = scene_preprocessing(model, config["scene"]["preprocessing"])  # as the scene rule
     inputs = [preprocess_scene(image, preprocessing) for image in images]
 
     def scene_forward():

@@ -13,9 +13,8 @@ captions, fakes gets 0-3 faces per image, evaluate a protected copy with one
 flattened region per photo); each is warmed up on one image first, then
 run --repeat times, and the fastest run is shown (other processes on the
 machine slow some runs down). Scene and fakes get --batch-size as their
-``batch_size`` where their shard functions take one (images per relevance
-pass, faces per generator call across images); --no-model-batches calls
-them as the scripts do by default (one image, or one image's faces, per call).
+``batch_size`` (images per relevance pass, faces per generator call across
+images); --no-model-batches runs them one image, or one image's faces, per call.
 
 Sections are timed by wrapping the library functions they call; a section's
 time excludes the sections called inside it, so `postprocess` is what
@@ -144,13 +143,13 @@ def faces_inputs(photos, out):
         write_json(out / "faces" / f"{photo.stem}.json", {"faces": faces})
 
 
-def protected_inputs(photos, out):
+def protected_inputs(photos, out, max_pixels):
     """A protected copy per photo (its central box flattened to its mean colour) and its decision log."""
     from photoprivacy.artifacts import write_json
     from photoprivacy.images import load_rgb
 
     for photo in photos:
-        image = load_rgb(photo)
+        image = load_rgb(photo, max_pixels)
         height, width = image.shape[:2]
         box = [width // 4, height // 4, 3 * width // 4, 3 * height // 4]
         protected = image.copy()
@@ -167,7 +166,7 @@ class Bench:
     def __init__(self, models, config, batch_size, steps, model_batches=True):
         from photoprivacy.caption.models import load_captioner
         from photoprivacy.detection.detr import DetrDetector
-        from photoprivacy.faces.generators import make_face_generator
+        from photoprivacy.faces.generators import DiffusionFaceGenerator
         from photoprivacy.language.bert_attention import load_bert
         from photoprivacy.models.store import model_summary, verify_manifest
         from photoprivacy.scene.classifier import load_scene_classifier
@@ -176,12 +175,14 @@ class Bench:
         self.max_pixels = config["execution"]["max_image_pixels"]
         detect = config["detect"]
         self.detector = DetrDetector(models["detect"], detect["threshold"], detect["short_side"], detect["max_side"],
-                                     device="cpu")
+                                     device="cpu", half=False)
         self.captioner = load_captioner(models["caption"], "blip", device="cpu")
         self.bert, self.tokenizer = load_bert(models["language"])
         self.scene_model, self.scene_labels = load_scene_classifier(models["scene"], device="cpu")
         self.scene_info = model_summary(verify_manifest(models["scene"]))
-        self.face_generator = make_face_generator("diffusion", models["fakes"], steps=steps)
+        # Faces per generator call across images: --batch-size, or with --no-model-batches one image's faces.
+        self.face_generator = DiffusionFaceGenerator(models["fakes"], steps, "cpu",
+                                                     batch_size if model_batches else None)
 
     def run(self, stage, items):
         return getattr(self, stage)(items)
@@ -242,19 +243,19 @@ class Bench:
         from photoprivacy.scene.stage import run_scene_shard
 
         keywords = self.keyword_if_accepted(run_scene_shard, "batch_size")
+        if not keywords and "batch_size" in inspect.signature(run_scene_shard).parameters:
+            keywords["batch_size"] = 1  # --no-model-batches: one image per relevance pass
         if "preprocessing" in inspect.signature(run_scene_shard).parameters:  # as scripts/scene.py
             from photoprivacy.scene.relevance import scene_preprocessing
 
-            mode = self.config["scene"].get("preprocessing", "model")  # config.yaml's default
-            keywords["preprocessing"] = scene_preprocessing(self.scene_model, mode)
+            keywords["preprocessing"] = scene_preprocessing(self.scene_model, self.config["scene"]["preprocessing"])
         run_scene_shard(items, self.scene_model, self.scene_labels, self.config["scene"], self.scene_info,
                         self.max_pixels, **keywords)
 
     def fakes(self, items):
         from photoprivacy.faces.stage import run_fakes_shard
 
-        run_fakes_shard(items, lambda: self.face_generator, seed=0,
-                        **self.keyword_if_accepted(run_fakes_shard, "batch_size"))
+        run_fakes_shard(items, lambda: self.face_generator, 0)
 
     def evaluate(self, items):
         from photoprivacy.caption import word_attention
@@ -323,7 +324,7 @@ def main():
     bench = Bench(models, config, args.batch_size, args.steps, not args.no_model_batches)
     (out / "final").mkdir(parents=True)
     faces_inputs(photos, out)
-    protected_inputs(photos, out)
+    protected_inputs(photos, out, config["execution"]["max_image_pixels"])
 
     needed = set(args.stages)
     if "language" in needed or "evaluate" in needed:

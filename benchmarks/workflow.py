@@ -50,12 +50,15 @@ def bare_forward_seconds(workdir, size, photos, protected, batch_size):
     from photoprivacy.scene.classifier import load_scene_classifier
     from photoprivacy.scene.relevance import preprocess_scene, scene_preprocessing
 
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    detect, execution = config["detect"], config["execution"]
     models = workdir / "resources" / "models" / "offline"
-    detr = DetrDetector(models / f"detr-{size}")
-    captioner = load_captioner(models / f"captioner_blip-{size}", "blip")
+    detr = DetrDetector(models / f"detr-{size}", detect["threshold"], detect["short_side"], detect["max_side"],
+                        execution["device"], execution["half_precision"])
+    captioner = load_captioner(models / f"captioner_blip-{size}", "blip", "cpu")
     scene, _ = load_scene_classifier(models / f"scene_classifier-{size}")
-    scene_input = scene_preprocessing(scene, "model")  # as the scene rule with config.yaml's default
-    faces = CenterFaceDetector(0.5, 2560)
+    scene_input = scene_preprocessing(scene, config["scene"]["preprocessing"])  # as the scene rule
+    faces = CenterFaceDetector(config["evaluate"]["face_threshold"], config["evaluate"]["face_max_side"])
 
     def detr_forward(images):
         detr.forward(*preprocess(images, detr.short_side, detr.max_side))
@@ -68,16 +71,19 @@ def bare_forward_seconds(workdir, size, photos, protected, batch_size):
         for image in images:
             faces(image)
 
+    def captions(images):
+        caption_texts(captioner, images, config["caption"]["max_new_tokens"], config["caption"]["num_beams"])
+
     detr_forward(photos[:1])  # warm-up: first calls allocate
-    caption_texts(captioner, photos[:1])
+    captions(photos[:1])
     seconds = defaultdict(float)
     for batch in batches(photos, batch_size):
         seconds["detect: DETR"] += timed(detr_forward, batch)
-        seconds["caption: generation"] += timed(caption_texts, captioner, batch)
+        seconds["caption: generation"] += timed(captions, batch)
         seconds["scene: classifier"] += timed(scene_forward, batch)
     for batch in batches(protected, batch_size):
         seconds["evaluate: DETR"] += timed(detr_forward, batch)
-        seconds["evaluate: generation"] += timed(caption_texts, captioner, batch)
+        seconds["evaluate: generation"] += timed(captions, batch)
         # CenterFace runs on the original and the protected photo of each evaluation
         seconds["evaluate: CenterFace"] += 2 * timed(face_calls, batch)
     return seconds
@@ -154,9 +160,10 @@ def main():
 
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     photo_paths = sorted((workdir / "photos").iterdir())
-    photos = [load_rgb(path) for path in photo_paths]
+    max_pixels = config["execution"]["max_image_pixels"]
+    photos = [load_rgb(path, max_pixels) for path in photo_paths]
     final = workdir / "results" / "final" / config["variant"]
-    protected = [load_rgb(final / scenario / f"{path.stem}.png") for scenario in ("scenario1", "scenario2")
+    protected = [load_rgb(final / scenario / f"{path.stem}.png", max_pixels) for scenario in ("scenario1", "scenario2")
                  for path in photo_paths]
     bare = bare_forward_seconds(workdir, args.size, photos, protected, config["execution"]["batch_size"])
 

@@ -6,5 +6,5 @@ from photoprivacy.joblog import log_to_file
 log = log_to_file(snakemake.log[0])
 paths = {"image": snakemake.input.image, **snakemake.params.files}
 title = f"{snakemake.wildcards.image_id} (variant {snakemake.params.variant})"
-write_image_panel(paths, snakemake.output.png, snakemake.output.pdf, title)
+write_image_panel(paths, snakemake.output.png, snakemake.output.pdf, title, snakemake.params.max_image_pixels)
 log.info("panel written")

@@ -17,10 +17,12 @@ stats = train_scene_classifier(
     snakemake.input.images, Path(snakemake.input.base).parent, out_dir, steps=stage["steps"],
     batch_size=stage["batch_size"], lr=stage["learning_rate"], seed=stage["seed"],
     device=pick_device(stage["device"]), preprocessing=stage["preprocessing"],
+    max_pixels=snakemake.params.max_image_pixels,
 )
-write_manifest(out_dir, "trained", f"fine-tuned {stage['base'].get('id', stage['base'].get('family'))}",
-               None, extra={"training": {k: stats[k] for k in ("steps", "final_loss", "class_names", "n_images",
-                                                               "n_rejected")}})
+base = stage["base"]  # a hub model's id and revision, or an offline random model's family, size and seed
+base_name = base["id"] if base["source"] == "hub" else f"random-{base['family']}-{base['size']}"
+training = {key: stats[key] for key in ("steps", "final_loss", "class_names", "n_images", "n_rejected")}
+write_manifest(out_dir, "trained", f"fine-tuned {base_name}", None, extra={"training": training})
 log.info("preprocessing '%s' (squash resize, no crop): %s", stage["preprocessing"], stats["preprocessing"])
 log.info("trained on %d images of %d classes: final loss %.4f", stats["n_images"], len(stats["class_names"]),
          stats["final_loss"])

@@ -36,14 +36,23 @@ def planned_jobs(workdir, *args):
     return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
 
 
+def default_config():
+    """config.yaml, the one place of every default (a fresh copy: tests change it)."""
+    import yaml
+
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+MAX_PIXELS = default_config()["execution"]["max_image_pixels"]
+
+
 def small_config(images):
     """config.yaml with the small test settings of .test/config/config.yaml on top, reading ``images``."""
     import yaml
 
     from photoprivacy.sweeps import merge
 
-    base = yaml.safe_load((REPO / "config.yaml").read_text())
-    config = merge(base, yaml.safe_load(TEST_CONFIG.read_text()), "test config")
+    config = merge(default_config(), yaml.safe_load(TEST_CONFIG.read_text()), "test config")
     config["input"]["images"] = str(images)
     return config
 

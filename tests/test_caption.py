@@ -258,5 +258,6 @@ def test_loading_checks_the_manifest_and_the_kind(model_dirs, tmp_path):
         load_captioner(tmp_path, "blip", "cpu")
     with pytest.raises(ModelNotAvailable, match="holds no captioner_blip model: it lacks vocab.txt"):
         load_captioner(model_dirs["vit_gpt2"], "blip", "cpu")
-    with pytest.raises(ValueError, match="unknown captioner 'git' \\(config key caption.model: one of blip, vit_gpt2\\)"):
+    unknown = r"unknown captioner 'git' \(config key caption.model: one of blip, vit_gpt2\)"
+    with pytest.raises(ValueError, match=unknown):
         load_captioner(model_dirs["blip"], "git", "cpu")

@@ -40,7 +40,7 @@ def test_shard_with_bad_images_finishes_and_reports_them(tmp_path, tiny_detr_dir
     (tmp_path / "in" / "empty.jpg").write_bytes(b"")
     (tmp_path / "in" / "text.jpg").write_text("hello")
     items = make_items(tmp_path, ["good.png", "empty.jpg", "gray.png", "text.jpg"])
-    detector = DetrDetector(tiny_detr_dir, threshold=0.5, short_side=64, device="cpu")
+    detector = DetrDetector(tiny_detr_dir, threshold=0.5, short_side=64, max_side=None, device="cpu", half=False)
     stats = run_detect_shard(items, detector, params={"threshold": 0.5}, batch_size=3, max_pixels=10**8)
     assert stats["images"] == 2 and stats["rejected"] == 2
     records = {item["id"]: check_artifacts(item) for item in items}
@@ -63,7 +63,7 @@ def test_shard_with_bad_images_finishes_and_reports_them(tmp_path, tiny_detr_dir
 
 def test_same_inputs_give_identical_bytes(tmp_path, tiny_detr_dir):
     save_image(tmp_path / "in" / "a.png", gradient_image(60, 90))
-    detector = DetrDetector(tiny_detr_dir, threshold=0.0, short_side=64, device="cpu")
+    detector = DetrDetector(tiny_detr_dir, threshold=0.0, short_side=64, max_side=None, device="cpu", half=False)
     outputs = []
     for run in ("one", "two"):
         items = make_items(tmp_path, ["a.png"])

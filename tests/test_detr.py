@@ -43,24 +43,24 @@ def test_resized_size_follows_the_short_side(size, max_side, expected):
 
 def test_preprocess_pads_and_masks():
     small, wide = gradient_image(40, 40), gradient_image(40, 80)
-    pixel_values, pixel_mask = preprocess([small, wide], short_side=64)
+    pixel_values, pixel_mask = preprocess([small, wide], short_side=64, max_side=None)
     assert pixel_values.shape == (2, 3, 64, 128)
     assert pixel_mask[0, :, :64].all() and not pixel_mask[0, :, 64:].any()
     assert pixel_mask[1].all()
     assert (pixel_values[0, :, :, 64:] == 0).all()
     # ImageNet normalisation of a constant image is exact.
     white = np.full((10, 10, 3), 255, np.uint8)
-    values, _ = preprocess([white], short_side=10)
+    values, _ = preprocess([white], short_side=10, max_side=None)
     expected = (1 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
     torch.testing.assert_close(values[0, :, 0, 0], expected)
 
 
 def test_attention_map_is_the_head_mean_of_the_last_layer(tiny_detr_dir):
-    detector = DetrDetector(tiny_detr_dir, threshold=0.0, short_side=96, device="cpu")
+    detector = DetrDetector(tiny_detr_dir, threshold=0.0, short_side=96, max_side=None, device="cpu", half=False)
     image = gradient_image(70, 100)
     (result,) = detector.detect([image])
     # Direct computation: one image, no padding, the model called by hand.
-    pixel_values, pixel_mask = preprocess([image], short_side=96)
+    pixel_values, pixel_mask = preprocess([image], short_side=96, max_side=None)
     model, _ = load_detr(tiny_detr_dir)
     with torch.inference_mode():
         outputs = model(pixel_values=pixel_values, pixel_mask=pixel_mask, output_attentions=True)
@@ -81,7 +81,7 @@ def test_attention_map_is_the_head_mean_of_the_last_layer(tiny_detr_dir):
 
 
 def test_padded_batch_maps_cover_only_real_pixels(tiny_detr_dir):
-    detector = DetrDetector(tiny_detr_dir, threshold=0.0, short_side=64, device="cpu")
+    detector = DetrDetector(tiny_detr_dir, threshold=0.0, short_side=64, max_side=None, device="cpu", half=False)
     small, wide = gradient_image(64, 64), gradient_image(64, 192, seed=1)
     results = detector.detect([small, wide])
     assert results[0].grid == (2, 2) and results[0].attention.shape[1:] == (2, 2)
@@ -93,10 +93,11 @@ def test_padded_batch_maps_cover_only_real_pixels(tiny_detr_dir):
 
 def test_threshold_keeps_only_confident_queries(tiny_detr_dir):
     image = gradient_image(80, 80)
-    everything = DetrDetector(tiny_detr_dir, threshold=0.0, short_side=64, device="cpu").detect([image])[0]
+    settings = {"short_side": 64, "max_side": None, "device": "cpu", "half": False}
+    everything = DetrDetector(tiny_detr_dir, threshold=0.0, **settings).detect([image])[0]
     scores = sorted(d["score"] for d in everything.detections)
     cut = scores[len(scores) // 2]
-    kept = DetrDetector(tiny_detr_dir, threshold=cut, short_side=64, device="cpu").detect([image])[0]
+    kept = DetrDetector(tiny_detr_dir, threshold=cut, **settings).detect([image])[0]
     assert [d["score"] > cut for d in kept.detections] == [True] * len(kept.detections)
     assert len(kept.detections) == sum(s > cut for s in scores)
     assert kept.attention.shape[0] == len(kept.detections)

@@ -23,7 +23,7 @@ from photoprivacy.detection.stage import run_detect_shard
 from photoprivacy.devices import pick_device
 from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
 from photoprivacy.faces.detectors import CenterFaceDetector
-from photoprivacy.faces.generators import make_face_generator
+from photoprivacy.faces.generators import FACE_GENERATORS
 from photoprivacy.faces.stage import run_fakes_shard
 from photoprivacy.language.bert_attention import analyse_caption_bert, load_bert
 from photoprivacy.language.stage import run_language_shard
@@ -110,7 +110,7 @@ def test_half_precision_keeps_the_heads_in_float32(tiny_detr_dir):
     heads = (model.class_labels_classifier, model.bbox_predictor)
     assert {p.dtype for p in model.model.parameters()} == {torch.float16}
     assert {p.dtype for head in heads for p in head.parameters()} == {torch.float32}
-    pixel_values, pixel_mask = preprocess([gradient_image(60, 90)], short_side=64)
+    pixel_values, pixel_mask = preprocess([gradient_image(60, 90)], short_side=64, max_side=None)
     with torch.inference_mode():
         outputs = model(pixel_values=pixel_values.half(), pixel_mask=pixel_mask, output_attentions=True)
     assert outputs.cross_attentions[-1].dtype == torch.float16
@@ -126,8 +126,9 @@ def test_detr_half_precision_agrees_with_float32(tmp_path):
 
     build_random("detr", tmp_path / "detr-full", "full", seed=0)
     photos = [gradient_image(480, 640, seed=0), gradient_image(640, 480, seed=1)]
-    full = DetrDetector(tmp_path / "detr-full", threshold=0.0, device="cuda")
-    half = DetrDetector(tmp_path / "detr-full", threshold=0.0, device="cuda", half=True)
+    resize = {"short_side": 800, "max_side": None}  # the original's, at which the tolerances below were measured
+    full = DetrDetector(tmp_path / "detr-full", threshold=0.0, **resize, device="cuda", half=False)
+    half = DetrDetector(tmp_path / "detr-full", threshold=0.0, **resize, device="cuda", half=True)
     assert half.half and next(half.model.model.parameters()).dtype == torch.float16
     for expected, found in zip(full.detect(photos), half.detect(photos), strict=True):
         # threshold 0 keeps every query; labels are left out (near-equal random logits may swap)
@@ -219,7 +220,7 @@ def scene_on(device, model_dir, folder):
     model, labels = load_scene_classifier(model_dir, device=pick_device(device))
     items = photo_items(folder)
     counts = run_scene_shard(items, model, labels, {"top_k": 3, "relevance": "gradient_rollout"}, model_info,
-                             MAX_PIXELS, preprocessing=scene_preprocessing(model, "model"))
+                             MAX_PIXELS, batch_size=1, preprocessing=scene_preprocessing(model, "model"))
     return model, counts, [validated("scene", item) for item in items]
 
 
@@ -256,11 +257,11 @@ def fakes_on(device, model_dir, folder):
                       "npz": str(folder / "fakes" / f"{image_id}.npz")})
     generators = []
 
-    def load_generator():  # as scripts/fakes.py
-        generators.append(make_face_generator("diffusion", model_dir, steps=2, device=pick_device(device)))
+    def load_generator():  # as scripts/fakes.py, one image's faces per call
+        generators.append(FACE_GENERATORS["diffusion"]({"steps": 2, "device": device, "batch_size": None}, model_dir))
         return generators[-1]
 
-    counts = run_fakes_shard(items, load_generator, seed=0)
+    counts = run_fakes_shard(items, load_generator, 0)
     schema = load_schema(SCHEMAS / "fakes.npz.schema.yaml")
     faces = []
     for item in items:

@@ -9,7 +9,7 @@ from photoprivacy.faces.detectors import CenterFaceDetector, HaarFaceDetector, f
 from photoprivacy.faces.generators import DiffusionFaceGenerator, DonorFaceGenerator, NoFaceGenerator, face_seed
 from photoprivacy.images import load_rgb
 
-from conftest import gradient_image, save_image
+from conftest import MAX_PIXELS, gradient_image, save_image
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ COCO01_WOMAN = [300, 25, 490, 620]
 
 
 def test_centerface_finds_the_faces_inside_major_boxes(shared_photos):
-    image = load_rgb(next(p for p in shared_photos if p.name == "coco01.jpg"))
+    image = load_rgb(next(p for p in shared_photos if p.name == "coco01.jpg"), MAX_PIXELS)
     persons = [person(0, COCO01_MAN), person(1, COCO01_WOMAN, role="minor")]
     faces, notes = faces_of_persons(image, persons, CenterFaceDetector(0.5, 1280))
     assert notes == [] and all(f["person"] == 0 and f["score"] > 0.5 for f in faces)
@@ -40,7 +40,7 @@ def test_centerface_finds_the_faces_inside_major_boxes(shared_photos):
 
 
 def test_haar_boxes_are_grown_by_15_px(shared_photos):
-    image = load_rgb(next(p for p in shared_photos if p.name == "astronaut.png"))
+    image = load_rgb(next(p for p in shared_photos if p.name == "astronaut.png"), MAX_PIXELS)
     detector = HaarFaceDetector(None, 15)
     found = detector(image)
     assert found, "the astronaut's face is a frontal face"
@@ -83,7 +83,7 @@ def _sequence(shared_photos):
     """The shared photos, 2x copies and crops of them: many input shapes, in one sequence."""
     import cv2
 
-    images = [load_rgb(path) for path in shared_photos]
+    images = [load_rgb(path, MAX_PIXELS) for path in shared_photos]
     images += [cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC) for image in images[:2]]
     images += [image[: image.shape[0] // 2, image.shape[1] // 3 :] for image in images[:4]]
     return images
@@ -113,7 +113,7 @@ def test_detection_runs_on_a_downscaled_copy_and_maps_boxes_back(shared_photos):
 
     from photoprivacy.faces.detectors import downscaled
 
-    astronaut = load_rgb(next(p for p in shared_photos if p.name == "astronaut.png"))
+    astronaut = load_rgb(next(p for p in shared_photos if p.name == "astronaut.png"), MAX_PIXELS)
     big = cv2.resize(astronaut, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)  # 2036 x 2052
     small, scale = downscaled(big, 640)
     assert max(small.shape[:2]) == 640 and scale == 640 / 2052
@@ -154,13 +154,13 @@ def test_diffusion_generator_is_deterministic_per_face(tiny_face_model):
 def test_donor_generator_picks_donors_by_seed(tmp_path):
     for index in range(3):
         save_image(tmp_path / "donors" / f"face{index}.png", np.full((40, 30, 3), 50 * index, np.uint8))
-    generator = DonorFaceGenerator(tmp_path / "donors", size=16)
+    generator = DonorFaceGenerator(tmp_path / "donors", MAX_PIXELS, size=16)
     faces = generator.generate("photo", 4, seed=0)
     assert faces.shape == (4, 16, 16, 3)
     np.testing.assert_array_equal(faces, generator.generate("photo", 4, seed=0))
     assert {int(f[0, 0, 0]) for f in faces} <= {0, 50, 100}
     with pytest.raises(ConfigError, match="config key fakes.donor_folder: no donor face images"):
-        DonorFaceGenerator(tmp_path / "nothing")
+        DonorFaceGenerator(tmp_path / "nothing", MAX_PIXELS)
 
 
 def test_no_generator_gives_no_faces():

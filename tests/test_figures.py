@@ -25,7 +25,7 @@ from photoprivacy.figures.panels import (
 from photoprivacy.figures.save import PNG_DPI
 from photoprivacy.figures.sweep import privacy_utility_figure, write_privacy_utility
 
-from conftest import REPO, SCHEMAS, gradient_image, save_image, schema_validator
+from conftest import MAX_PIXELS, REPO, SCHEMAS, gradient_image, save_image, schema_validator
 
 WIDTH, HEIGHT = 64, 48
 WORDS = ["a", "man", "riding", "a", "bike", "on", "the", "beach"]
@@ -198,7 +198,7 @@ def test_large_photos_are_drawn_shrunk():
 
 
 def test_panel_inputs_read_every_artifact(tmp_path):
-    inputs = load_panel_inputs(write_artifacts(tmp_path, "photo1"))
+    inputs = load_panel_inputs(write_artifacts(tmp_path, "photo1"), MAX_PIXELS)
     assert inputs["rejected"] is None
     assert inputs["image"].shape == (HEIGHT, WIDTH, 3) and inputs["size"] == (HEIGHT, WIDTH)
     assert inputs["mask_pixels"] == {name: int(m.sum()) for name, m in component_masks().items()}
@@ -215,12 +215,13 @@ def test_panel_inputs_read_every_artifact(tmp_path):
 
 def test_panel_is_deterministic_at_the_fixed_size(tmp_path):
     paths = write_artifacts(tmp_path / "artifacts", "photo1")
-    check_files(write_twice(lambda png, pdf: write_image_panel(paths, png, pdf, "photo1 (mosaic)"), tmp_path, "photo1"),
-                PANEL_PIXELS)
+    written = write_twice(lambda png, pdf: write_image_panel(paths, png, pdf, "photo1 (mosaic)", MAX_PIXELS), tmp_path,
+                          "photo1")
+    check_files(written, PANEL_PIXELS)
 
 
 def test_panel_axes_are_titled_and_missing_words_say_so(tmp_path):
-    fig = panel_figure(load_panel_inputs(write_artifacts(tmp_path, "photo1", w2=())), "photo1")
+    fig = panel_figure(load_panel_inputs(write_artifacts(tmp_path, "photo1", w2=()), MAX_PIXELS), "photo1")
     assert len(fig.axes) == 8 and all(ax.get_title() for ax in fig.axes)
     titles = [ax.get_title() for ax in fig.axes]
     assert "w1 (red): riding" in titles[3] and "scene relevance: beach" in titles[4]
@@ -231,9 +232,9 @@ def test_panel_axes_are_titled_and_missing_words_say_so(tmp_path):
 
 def test_rejected_photo_gets_one_line(tmp_path):
     paths = write_artifacts(tmp_path / "artifacts", "broken", reason="empty file (0 bytes)")
-    fig = panel_figure(load_panel_inputs(paths), "broken")
+    fig = panel_figure(load_panel_inputs(paths, MAX_PIXELS), "broken")
     assert figure_texts(fig) == ["rejected: empty file (0 bytes)"]
-    written = write_twice(lambda png, pdf: write_image_panel(paths, png, pdf, "broken"), tmp_path, "broken")
+    written = write_twice(lambda png, pdf: write_image_panel(paths, png, pdf, "broken", MAX_PIXELS), tmp_path, "broken")
     check_files(written, PANEL_PIXELS)
 
 
@@ -272,7 +273,7 @@ def test_bytes_are_equal_across_processes(tmp_path):
     aggregates().to_csv(csv, index=False)
     here = {"panel": tmp_path / "here" / "panel", "sweep": tmp_path / "here" / "sweep"}
     there = {"panel": tmp_path / "there" / "panel", "sweep": tmp_path / "there" / "sweep"}
-    write_image_panel(paths, here["panel"].with_suffix(".png"), here["panel"].with_suffix(".pdf"), "photo1")
+    write_image_panel(paths, here["panel"].with_suffix(".png"), here["panel"].with_suffix(".pdf"), "photo1", MAX_PIXELS)
     write_privacy_utility(csv, here["sweep"].with_suffix(".png"), here["sweep"].with_suffix(".pdf"))
     script = (
         "import sys, json\n"
@@ -280,7 +281,7 @@ def test_bytes_are_equal_across_processes(tmp_path):
         "from photoprivacy.figures.panels import write_image_panel\n"
         "from photoprivacy.figures.sweep import write_privacy_utility\n"
         "paths, csv, panel, sweep = json.loads(sys.argv[1])\n"
-        "write_image_panel(paths, Path(panel + '.png'), Path(panel + '.pdf'), 'photo1')\n"
+        f"write_image_panel(paths, Path(panel + '.png'), Path(panel + '.pdf'), 'photo1', {MAX_PIXELS})\n"
         "write_privacy_utility(csv, Path(sweep + '.png'), Path(sweep + '.pdf'))\n"
     )
     argument = json.dumps([{k: str(v) for k, v in paths.items()}, str(csv), str(there["panel"]),

@@ -62,14 +62,14 @@ def test_words_mask_with_pyramid_upsampling():
 
 def test_upsample_shape_and_range():
     grid = np.random.default_rng(0).random((14, 14)).astype(np.float32)
-    scaled, reason = upsample_and_normalise(grid, 224, 300)
+    scaled, reason = upsample_and_normalise(grid, 224, 300, "bilinear")
     assert reason is None
     assert scaled.shape == (224, 300) and scaled.dtype == np.float32
     assert scaled.min() == 0.0 and scaled.max() == 1.0
 
 
 def test_upsample_same_size_is_identity_then_min_max():
-    scaled, reason = upsample_and_normalise(np.array([[1.0, 3.0], [5.0, 9.0]]), 2, 2)
+    scaled, reason = upsample_and_normalise(np.array([[1.0, 3.0], [5.0, 9.0]]), 2, 2, "bilinear")
     assert reason is None
     np.testing.assert_allclose(scaled, [[0.0, 0.25], [0.5, 1.0]], rtol=0, atol=1e-7)
 
@@ -77,7 +77,7 @@ def test_upsample_same_size_is_identity_then_min_max():
 def test_upsample_doubling_a_row_by_hand():
     # align_corners=False, 1x2 -> 1x4: output x maps to source x/2 - 0.25, clamped at the edges,
     # so the values are 0, 0.25 * 4, 0.75 * 4, 4 -> min-max [0, 0.25, 0.75, 1].
-    scaled, reason = upsample_and_normalise(np.array([[0.0, 4.0]]), 1, 4)
+    scaled, reason = upsample_and_normalise(np.array([[0.0, 4.0]]), 1, 4, "bilinear")
     assert reason is None
     np.testing.assert_allclose(scaled, [[0.0, 0.25, 0.75, 1.0]], rtol=0, atol=1e-7)
 

@@ -7,7 +7,6 @@ import math
 import cv2
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
 from photoprivacy.errors import ModelNotAvailable
@@ -26,7 +25,7 @@ from photoprivacy.geometry import box_to_region
 from photoprivacy.render import strength
 from photoprivacy.render.obfuscate import mosaic_top_left
 
-from conftest import REPO
+from conftest import default_config
 
 pytest.importorskip("dlib")
 
@@ -124,7 +123,7 @@ def test_mosaic_on_large_faces(recogniser, shared_photos, factor):
     face = region(box, rgb)
     width = face[2] - face[0]
     # The default strength (config.yaml: render.strength) for a face box of this size.
-    defaults = yaml.safe_load((REPO / "config.yaml").read_text())["render"]["strength"]
+    defaults = default_config()["render"]["strength"]
     relative_block = strength.block_size(strength.face_region_width(face), 9, defaults)
     assert relative_block == math.ceil(min(face[2] - face[0], face[3] - face[1]) / 6)
     fixed = identity_distances(recogniser, rgb, mosaic(rgb, box, 9), [box])[0]
@@ -205,7 +204,7 @@ def test_a_donor_of_another_person_leaves_no_match(recogniser, shared_photos, tm
     x0, y0, x1, y1 = region(face_boxes(astronaut)[0], astronaut)
     (tmp_path / "donors").mkdir()
     Image.fromarray(astronaut[y0:y1, x0:x1]).save(tmp_path / "donors" / "astronaut.png")
-    donor = DonorFaceGenerator(tmp_path / "donors", size=256).generate("coco01", 1, seed=0)[0]
+    donor = DonorFaceGenerator(tmp_path / "donors", 10**8, size=256).generate("coco01", 1, seed=0)[0]
     man = face_boxes(coco)[0]
     replaced, _, _ = fit_face(coco, region(man, coco), donor, colour_match=True, blend=blend, feather=0.15)
     result = identity_check(recogniser, coco, replaced, [man])

@@ -9,12 +9,14 @@ from PIL import Image
 from photoprivacy.errors import ImageRejected
 from photoprivacy.images import load_rgb
 
-from conftest import gradient_image, save_image
+from conftest import MAX_PIXELS, gradient_image, save_image
+
+# The workflow's limit (config.yaml: execution.max_image_pixels).
 
 
 def test_rgb_png_round_trips_exactly(tmp_path):
     array = gradient_image(20, 30)
-    loaded = load_rgb(save_image(tmp_path / "a.png", array))
+    loaded = load_rgb(save_image(tmp_path / "a.png", array), MAX_PIXELS)
     assert loaded.dtype == np.uint8 and loaded.shape == (20, 30, 3)
     np.testing.assert_array_equal(loaded, array)
 
@@ -25,14 +27,14 @@ def test_exif_orientation_is_applied(tmp_path):
     exif[0x0112] = 6  # "rotate 90 CW to display"
     path = tmp_path / "rotated.png"
     Image.fromarray(array).save(path, exif=exif)
-    loaded = load_rgb(path)
+    loaded = load_rgb(path, MAX_PIXELS)
     assert loaded.shape == (30, 20, 3)
     np.testing.assert_array_equal(loaded, np.rot90(array, k=-1))
 
 
 def test_grayscale_becomes_three_equal_channels(tmp_path):
     gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
-    loaded = load_rgb(save_image(tmp_path / "g.png", gray))
+    loaded = load_rgb(save_image(tmp_path / "g.png", gray), MAX_PIXELS)
     assert loaded.shape == (3, 4, 3)
     for channel in range(3):
         np.testing.assert_array_equal(loaded[:, :, channel], gray)
@@ -42,7 +44,7 @@ def test_rgba_is_flattened_onto_white(tmp_path):
     rgba = np.zeros((2, 2, 4), dtype=np.uint8)
     rgba[0, 0] = (10, 20, 30, 255)  # opaque
     rgba[1, 1] = (10, 20, 30, 0)  # fully transparent
-    loaded = load_rgb(save_image(tmp_path / "a.png", rgba))
+    loaded = load_rgb(save_image(tmp_path / "a.png", rgba), MAX_PIXELS)
     assert tuple(loaded[0, 0]) == (10, 20, 30)
     assert tuple(loaded[1, 1]) == (255, 255, 255)
 
@@ -53,7 +55,7 @@ def test_palette_image(tmp_path):
     image.putpixel((1, 2), 1)
     path = tmp_path / "p.png"
     image.save(path)
-    loaded = load_rgb(path)
+    loaded = load_rgb(path, MAX_PIXELS)
     assert tuple(loaded[2, 1]) == (200, 100, 50)
     assert tuple(loaded[0, 0]) == (0, 0, 0)
 
@@ -62,14 +64,14 @@ def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
     values = np.array([[0, 257 * 128, 65535]], dtype=np.uint16)
     path = tmp_path / "deep.png"
     Image.fromarray(values).save(path)
-    loaded = load_rgb(path)
+    loaded = load_rgb(path, MAX_PIXELS)
     np.testing.assert_array_equal(loaded[0, :, 0], [0, 128, 255])
 
 
 def test_cmyk_jpeg(tmp_path):
     path = tmp_path / "cmyk.jpg"
     Image.new("CMYK", (8, 8), (0, 0, 0, 0)).save(path)
-    loaded = load_rgb(path)
+    loaded = load_rgb(path, MAX_PIXELS)
     assert loaded.shape == (8, 8, 3)
     assert loaded.min() >= 250  # no ink is white
 
@@ -80,21 +82,21 @@ def test_truncated_jpeg_is_rejected(tmp_path):
     path = tmp_path / "cut.jpg"
     path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     with pytest.raises(ImageRejected, match="cannot decode"):
-        load_rgb(path)
+        load_rgb(path, MAX_PIXELS)
 
 
 def test_zero_bytes_is_rejected(tmp_path):
     path = tmp_path / "empty.jpg"
     path.write_bytes(b"")
     with pytest.raises(ImageRejected, match="empty file"):
-        load_rgb(path)
+        load_rgb(path, MAX_PIXELS)
 
 
 def test_text_file_is_rejected(tmp_path):
     path = tmp_path / "notes.jpg"
     path.write_text("not a photo")
     with pytest.raises(ImageRejected, match="not an image"):
-        load_rgb(path)
+        load_rgb(path, MAX_PIXELS)
 
 
 def test_decompression_bomb_is_rejected_before_decoding(tmp_path):

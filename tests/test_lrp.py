@@ -19,7 +19,13 @@ from photoprivacy.scene.lrp import (
     token_relevance,
     transformer_attribution_grids,
 )
-from photoprivacy.scene.relevance import build_random_vit, preprocess_scene, relevance_grids, rollout
+from photoprivacy.scene.relevance import (
+    ORIGINAL_PREPROCESSING,
+    build_random_vit,
+    preprocess_scene,
+    relevance_grids,
+    rollout,
+)
 
 from conftest import gradient_image
 
@@ -41,8 +47,8 @@ def tiny_vit():
 
 @pytest.fixture(scope="module")
 def pixel_values():
-    first = preprocess_scene(gradient_image(180, 260, seed=3))
-    second = preprocess_scene(gradient_image(240, 200, seed=4).transpose(1, 0, 2).copy())
+    first = preprocess_scene(gradient_image(180, 260, seed=3), ORIGINAL_PREPROCESSING)
+    second = preprocess_scene(gradient_image(240, 200, seed=4).transpose(1, 0, 2).copy(), ORIGINAL_PREPROCESSING)
     return torch.cat([first, second])
 
 

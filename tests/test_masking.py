@@ -133,5 +133,7 @@ def test_empty_mask_changes_nothing():
 
 
 def test_unknown_method_is_named():
-    with pytest.raises(ValueError, match="unknown scenario 1 obfuscation method 'swirl' \\(config key render.scenario1.method: one of random_mosaic, pixelate, blur, noise\\)"):
+    unknown = (r"unknown scenario 1 obfuscation method 'swirl' "
+               r"\(config key render.scenario1.method: one of random_mosaic, pixelate, blur, noise\)")
+    with pytest.raises(ValueError, match=unknown):
         obfuscate_masked(textured(), square_alpha(), "swirl", seed=0, strength=1)

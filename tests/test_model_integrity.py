@@ -18,7 +18,7 @@ from photoprivacy.models import store
 from photoprivacy.models.families import build_random, fetch_pretrained
 from photoprivacy.models.store import VERIFY_ENV, verify_manifest, write_manifest
 
-from conftest import REPO, gradient_image, planned_jobs, run_snakemake, save_image
+from conftest import REPO, default_config, gradient_image, planned_jobs, run_snakemake, save_image
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +188,7 @@ def make_project(root, offline=True, **models):
     """Two small photos and the repository's config with small settings."""
     save_image(root / "photos" / "street.png", gradient_image(96, 128, seed=1))
     save_image(root / "photos" / "beach.jpg", gradient_image(80, 100, seed=2))
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = default_config()
     config["input"]["images"] = str(root / "photos")
     config["execution"].update(shards=2, batch_size=2)
     config["fakes"]["steps"] = 2

@@ -8,6 +8,7 @@ import pytest
 
 from photoprivacy.geometry import box_to_region
 from photoprivacy.render import obfuscate
+from photoprivacy.render.methods import obfuscate_region
 from photoprivacy.render.obfuscate import (
     gaussian_blur,
     gaussian_noise,
@@ -15,7 +16,6 @@ from photoprivacy.render.obfuscate import (
     pixelate_mean,
     random_offset_mosaic,
 )
-from photoprivacy.render.methods import obfuscate_region
 
 
 def ramp(height=8, width=10):

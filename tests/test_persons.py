@@ -15,29 +15,35 @@ from photoprivacy.persons.scoring import (
 )
 from photoprivacy.persons.stage import score_persons
 
+# The original method's settings, which the hand-computed expectations below assume
+# (config.yaml's persons defaults are the same).
+CUTOFF = 0.5
+WEIGHTS = (0.7, 0.3)
+MAJORS = {"fraction": 0.4, "min_persons": 3, "max_persons": 10}
+
 
 def majors(attention, distances, rule):
-    _, _, finals = rank_persons(attention, distances, rule)
-    return select_majors(finals, major_count(len(distances)), rule)
+    _, _, finals = rank_persons(attention, distances, rule, WEIGHTS)
+    return select_majors(finals, major_count(len(distances), **MAJORS), rule)
 
 
 def test_attention_score_global_and_column_scaling():
     attention_map = [[0, 10], [1, 11], [2, 30]]
     # Global: (x - 0) / 30 -> only 30 is above 0.5.
-    assert attention_score(attention_map, "global") == 1
+    assert attention_score(attention_map, "global", CUTOFF) == 1
     # Column-wise: [0, .5, 1] and [0, .05, 1] -> one cell above 0.5 per column.
-    assert attention_score(attention_map, "column") == 2
-    assert attention_score([[0, 1], [2, 3]], "global") == 2  # 2/3 and 1
+    assert attention_score(attention_map, "column", CUTOFF) == 2
+    assert attention_score([[0, 1], [2, 3]], "global", CUTOFF) == 2  # 2/3 and 1
 
 
 @pytest.mark.parametrize("attention_map", [np.full((3, 4), 0.2), np.zeros((0, 0)), [[np.nan, 1.0]]])
 def test_degenerate_maps_score_zero(attention_map):
-    assert attention_score(attention_map, "global") == 0
-    assert attention_score(attention_map, "column") == 0
+    assert attention_score(attention_map, "global", CUTOFF) == 0
+    assert attention_score(attention_map, "column", CUTOFF) == 0
 
 
 def test_constant_column_scales_to_zero_like_minmaxscaler():
-    assert attention_score([[5, 0], [5, 1]], "column") == 1  # column 0 constant -> 0, column 1 -> [0, 1]
+    assert attention_score([[5, 0], [5, 1]], "column", CUTOFF) == 1  # column 0 constant -> 0, column 1 -> [0, 1]
 
 
 def test_distance_to_centre():
@@ -55,7 +61,7 @@ def test_dense_ranks_share_ties():
     [(0, 0), (1, 1), (2, 1), (3, 1), (4, 1), (5, 2), (8, 3), (10, 4), (11, 1), (100, 1)],
 )
 def test_major_count(n, expected):
-    assert major_count(n) == expected
+    assert major_count(n, **MAJORS) == expected
 
 
 def test_major_count_limits_are_configurable():
@@ -130,17 +136,16 @@ def test_select_majors_rejects_an_unknown_rule():
 def test_weights_are_configurable():
     # Distance alone decides with weights (0, 1).
     _, _, finals = rank_persons([9, 1], [300.0, 10.0], "corrected", weights=(0.0, 1.0))
-    assert select_majors(finals, 1) == [1]
+    assert select_majors(finals, 1, "corrected") == [1]
 
 
 def test_without_attention_scoring_falls_back_to_distance():
-    attention_ranks, distance_ranks, finals = rank_persons(None, [300.0, 10.0, 50.0])
+    attention_ranks, distance_ranks, finals = rank_persons(None, [300.0, 10.0, 50.0], "corrected", WEIGHTS)
     assert attention_ranks is None and distance_ranks == [1, 3, 2] and finals == [1.0, 3.0, 2.0]
 
 
-PARAMS = {"rule": "corrected", "attention_scaling": "global", "attention_cutoff": 0.5,
-          "weights": {"attention": 0.7, "distance": 0.3},
-          "majors": {"fraction": 0.4, "min_persons": 3, "max_persons": 10}}
+PARAMS = {"rule": "corrected", "attention_scaling": "global", "attention_cutoff": CUTOFF,
+          "weights": dict(zip(("attention", "distance"), WEIGHTS, strict=True)), "majors": MAJORS}
 
 
 def detection_record(detections, available=True):

@@ -20,7 +20,7 @@ from photoprivacy.artifacts import read_json
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.images import load_rgb
 
-from conftest import REPO, SHARED_PHOTOS
+from conftest import MAX_PIXELS, REPO, SHARED_PHOTOS, default_config
 
 pytestmark = pytest.mark.workflow
 
@@ -39,7 +39,7 @@ def scaled_photos_and_boxes(photos):
     names = {image["id"]: image["file_name"] for image in coco["images"]}
     out = {"categories": coco["categories"], "images": [], "annotations": []}
     for image in coco["images"]:
-        rgb = load_rgb(SHARED_PHOTOS / image["file_name"])
+        rgb = load_rgb(SHARED_PHOTOS / image["file_name"], MAX_PIXELS)
         for scale in SCALES:
             name = f"x{scale}_{image['file_name'].rsplit('.', 1)[0]}.png"
             scaled = rgb if scale == 1 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
@@ -61,7 +61,7 @@ def privacy_project(tmp_path_factory):
     photos = workdir / "photos"
     photos.mkdir()
     (workdir / "persons.json").write_text(json.dumps(scaled_photos_and_boxes(photos)))
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = default_config()
     config["input"]["images"] = str(photos)
     config["execution"].update(shards=2, batch_size=2)
     config["detect"].update(method="annotations", annotations=str(workdir / "persons.json"))
@@ -91,7 +91,7 @@ def test_no_face_is_found_again_or_recognised_at_defaults(privacy_project):
 
 def _faces_of_listed_persons(photo, boxes):
     """CenterFace faces (score > 0.5) of the original whose centre lies in one of the person boxes."""
-    faces = CenterFaceDetector(0.5, None)(load_rgb(photo))
+    faces = CenterFaceDetector(0.5, None)(load_rgb(photo, MAX_PIXELS))
     centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b, _ in faces]
     return [c for c in centres if any(x0 <= c[0] < x1 and y0 <= c[1] < y1 for x0, y0, x1, y1 in boxes)]
 

@@ -10,7 +10,7 @@ from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.images import load_rgb
 from photoprivacy.render.scenario2 import NO_GENERATOR_WARNING, render_scenario2, run_render_shard
 
-from conftest import gradient_image, save_image, schema_validator
+from conftest import MAX_PIXELS, gradient_image, save_image, schema_validator
 
 PARAMS = {
     "variant": "default", "seed": 0, "generator": "diffusion", "version": 1,
@@ -115,7 +115,7 @@ def test_rejected_image_gets_a_placeholder_and_the_reason(tmp_path):
     persons = {"image_id": "x", "status": "rejected", "reason": "empty file (0 bytes)", "persons": []}
     faces = {"image_id": "x", "status": "rejected", "reason": "empty file (0 bytes)", "faces": []}
     item = render_files(tmp_path, gradient_image(4, 4), persons, faces, np.zeros((0, 1, 1, 3), np.uint8), PARAMS)
-    assert load_rgb(item["png"]).shape == (1, 1, 3)
+    assert load_rgb(item["png"], MAX_PIXELS).shape == (1, 1, 3)
     log = read_json(item["decisions"])
     assert log["status"] == "rejected" and log["reason"] == "empty file (0 bytes)" and log["regions"] == []
 
@@ -127,7 +127,7 @@ COCO01_WOMAN = [300, 25, 490, 620]
 
 @pytest.mark.parametrize("method", ["mosaic", "blur"])
 def test_privacy_no_face_left_in_minor_boxes_of_a_real_photo(shared_photos, method):
-    image = load_rgb(next(p for p in shared_photos if p.name == "coco01.jpg"))
+    image = load_rgb(next(p for p in shared_photos if p.name == "coco01.jpg"), MAX_PIXELS)
     detector = CenterFaceDetector(threshold=0.5, max_side=1280)
     assert len(detector(image)) == 2  # both faces are found before protection
     persons, faces = records([person(0, COCO01_MAN, "minor"), person(1, COCO01_WOMAN, "minor")], [])

@@ -49,10 +49,10 @@ def test_words_mask_thresholds_each_word_map():
     maps = np.zeros((3, 2, 2), np.float32)
     maps[1] = [[0, 0], [0, 1]]  # "horse": bottom-right cell
     maps[2] = 0.3  # constant map: carries no location
-    mask, note = words_mask(["horse", "beach"], ["a", "horse", "beach"], maps, 4, 4, 0.5)
+    mask, note = words_mask(["horse", "beach"], ["a", "horse", "beach"], maps, 4, 4, 0.5, "bilinear")
     assert mask[3, 3] and not mask[0, 0]
     assert "beach: relevance map is constant" in note
-    empty, note = words_mask([], ["a"], maps, 4, 4, 0.5)
+    empty, note = words_mask([], ["a"], maps, 4, 4, 0.5, "bilinear")
     assert not empty.any() and "no such words" in note
 
 

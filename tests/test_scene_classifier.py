@@ -11,6 +11,7 @@ from test_detect_stage import make_items
 
 from photoprivacy.errors import ConfigError
 from photoprivacy.images import load_rgb
+from photoprivacy.models.store import write_manifest
 from photoprivacy.scene.classifier import (
     TINY_SCENE_LABELS,
     TINY_VIT_ARGS,
@@ -34,7 +35,13 @@ from photoprivacy.scene.stage import RELEVANCE_METHODS as RELEVANCE
 from photoprivacy.scene.stage import run_scene_shard
 from photoprivacy.scene.train import train_scene_classifier
 
-from conftest import gradient_image, save_image
+from conftest import MAX_PIXELS, default_config, gradient_image, save_image
+
+CONFIG = default_config()
+# Fine-tuning as rule train_scene runs it by default, on the CPU; each test overrides what it is about.
+TRAINING = {"batch_size": CONFIG["scene"]["train_batch_size"], "lr": CONFIG["scene"]["train_learning_rate"],
+            "seed": CONFIG["seed"], "device": "cpu", "preprocessing": CONFIG["scene"]["preprocessing"],
+            "max_pixels": MAX_PIXELS}
 
 CLASS_COLOURS = {"desert": (230, 200, 90), "forest": (20, 140, 40), "sea": (30, 60, 200)}
 # A model trained otherwise than the original: non-square input, ImageNet normalisation, bicubic.
@@ -51,7 +58,7 @@ def tiny_classifier_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pixel_values():
-    return preprocess_scene(gradient_image(120, 160, seed=5))
+    return preprocess_scene(gradient_image(120, 160, seed=5), ORIGINAL_PREPROCESSING)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +133,7 @@ def test_mismatched_state_dict_fails_clearly(tiny_classifier_dir, tmp_path):
     state_dict.pop("norm.bias")
     state_dict["extra.weight"] = torch.zeros(1)
     save_file(state_dict, str(broken / "model.safetensors"))
+    write_manifest(broken, "test", "broken", None)
 
     with pytest.raises(ValueError) as raised:
         load_scene_classifier(broken)
@@ -195,6 +203,7 @@ def test_model_args_img_size_wins_over_a_stale_input_size(custom_classifier_dir,
     config["pretrained_cfg"]["input_size"] = [3, 224, 224]
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "model.safetensors").write_bytes((custom_classifier_dir / "model.safetensors").read_bytes())
+    write_manifest(folder, "test", "stale", None)
     assert scene_preprocessing(load_scene_classifier(folder)[0], "model") == CUSTOM_PREPROCESSING
 
 
@@ -251,6 +260,7 @@ def test_unsupported_interpolation_in_a_config_fails_clearly(tiny_classifier_dir
     config["pretrained_cfg"]["interpolation"] = "lanczos"
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "model.safetensors").write_bytes((tiny_classifier_dir / "model.safetensors").read_bytes())
+    write_manifest(folder, "test", "lanczos", None)
     model, _labels = load_scene_classifier(folder)
     with pytest.raises(ValueError, match="pretrained_cfg .*unsupported interpolation 'lanczos'"):
         scene_preprocessing(model, "model")
@@ -272,7 +282,8 @@ def test_scene_stage_feeds_every_photo_with_the_given_preprocessing(custom_class
         record = json.loads(Path(item["json"]).read_text())
         with np.load(item["npz"]) as arrays:
             assert arrays["relevance"].shape == (10, 8)
-        probabilities, _top = classify(model, preprocess_scene(load_rgb(item["path"]), preprocessing), labels)
+        pixels = preprocess_scene(load_rgb(item["path"], MAX_PIXELS), preprocessing)
+        probabilities, _top = classify(model, pixels, labels, params["top_k"])
         assert record["status"] == "ok"
         assert [entry["probability"] for entry in record["top_k"]] == pytest.approx(
             sorted(probabilities.tolist(), reverse=True), abs=2e-6)
@@ -286,8 +297,8 @@ def test_scene_stage_writes_the_chosen_relevance_method(tiny_classifier_dir, tmp
     save_image(tmp_path / "in" / "wide.png", gradient_image(60, 150, seed=1))
     [item] = make_items(tmp_path, ["wide.png"])
     run_scene_shard([item], model, labels, {"top_k": 2, "relevance": method}, {"id": "tiny"}, 10**8,
-                    preprocessing=preprocessing)
-    pixels = preprocess_scene(load_rgb(item["path"]), preprocessing)
+                    batch_size=1, preprocessing=preprocessing)
+    pixels = preprocess_scene(load_rgb(item["path"], MAX_PIXELS), preprocessing)
     expected = {"gradient_rollout": relevance_grids, "transformer_attribution": transformer_attribution_grids}
     grids, _, _ = expected[method](model, pixels)
     other, _, _ = expected[({*expected} - {method}).pop()](model, pixels)
@@ -305,6 +316,7 @@ def test_folder_written_by_timm_save_for_hf_loads(tmp_path, pixel_values):
 
     model = tiny_timm_model(4)
     save_for_hf(model, tmp_path / "hub", model_config={"label_names": ["w", "x", "y", "z"]}, safe_serialization=True)
+    write_manifest(tmp_path / "hub", "test", "save_for_hf", None)  # as rule fetch_model writes one
     loaded, labels = load_scene_classifier(tmp_path / "hub")
     assert labels == ["w", "x", "y", "z"]
     assert torch.equal(logits_of(model, pixel_values), logits_of(loaded, pixel_values))
@@ -329,6 +341,7 @@ def write_hub_style_folder(folder, model, num_classes, **extra):
     }
     (folder / "config.json").write_text(json.dumps(config))
     save_file(model.state_dict(), str(folder / "model.safetensors"))
+    write_manifest(folder, "test", "hub-style", None)
 
 
 def test_hub_folder_without_label_names_gets_imagenet_names(tmp_path, pixel_values):
@@ -360,7 +373,7 @@ def test_hub_folder_labels_from_dict_and_descriptions_or_class_index(tmp_path):
 
 
 def test_training_learns_saves_and_is_deterministic(scene_image_folder, tiny_classifier_dir, tmp_path):
-    run = dict(steps=15, batch_size=4, lr=1e-3, seed=3)
+    run = {**TRAINING, "steps": 15, "batch_size": 4, "lr": 1e-3, "seed": 3}
     stats = train_scene_classifier(scene_image_folder, tiny_classifier_dir, tmp_path / "a", **run)
     assert stats["class_names"] == ["desert", "forest", "sea"]
     assert stats["n_images"] == 12 and stats["n_rejected"] == 1
@@ -392,7 +405,7 @@ def test_training_feeds_and_saves_the_base_models_preprocessing(
 
     monkeypatch.setattr(train, "preprocess_scene", recording)
     stats = train_scene_classifier(scene_image_folder, custom_classifier_dir, tmp_path / "out", steps=2,
-                                   batch_size=3, preprocessing="model")
+                                   **{**TRAINING, "batch_size": 3, "preprocessing": "model"})
     assert stats["preprocessing"] == CUSTOM_PREPROCESSING
     assert len(fed) == 6 and set(fed) == {CUSTOM_PREPROCESSING}
 
@@ -408,7 +421,7 @@ def test_training_in_original_mode_saves_the_original_preprocessing(scene_image_
     save_scene_classifier(tiny_timm_model(3), tmp_path / "base", "vit_base_patch16_224", ["a", "b", "c"],
                           TINY_VIT_ARGS, imagenet)
     stats = train_scene_classifier(scene_image_folder, tmp_path / "base", tmp_path / "out", steps=1,
-                                   batch_size=2, preprocessing="original")
+                                   **{**TRAINING, "batch_size": 2, "preprocessing": "original"})
     assert stats["preprocessing"] == ORIGINAL_PREPROCESSING
     trained, _labels = load_scene_classifier(tmp_path / "out")
     assert scene_preprocessing(trained, "model") == ORIGINAL_PREPROCESSING
@@ -419,13 +432,13 @@ def test_training_in_original_mode_saves_the_original_preprocessing(scene_image_
 
 def test_missing_training_folder_names_the_config_key(tiny_classifier_dir, tmp_path):
     with pytest.raises(ConfigError, match=r"scene\.train_images: .* does not exist"):
-        train_scene_classifier(tmp_path / "nowhere", tiny_classifier_dir, tmp_path / "out", steps=1)
+        train_scene_classifier(tmp_path / "nowhere", tiny_classifier_dir, tmp_path / "out", steps=1, **TRAINING)
 
 
 def test_single_class_is_refused(tiny_classifier_dir, tmp_path):
     save_image(tmp_path / "images" / "only" / "a.png", gradient_image(32, 32))
     with pytest.raises(ValueError, match=r"scene\.train_images: .* 1 class folder"):
-        train_scene_classifier(tmp_path / "images", tiny_classifier_dir, tmp_path / "out", steps=1)
+        train_scene_classifier(tmp_path / "images", tiny_classifier_dir, tmp_path / "out", steps=1, **TRAINING)
 
 
 def test_class_without_usable_images_is_refused(tiny_classifier_dir, tmp_path):
@@ -433,14 +446,14 @@ def test_class_without_usable_images_is_refused(tiny_classifier_dir, tmp_path):
     (tmp_path / "images" / "bad").mkdir()
     (tmp_path / "images" / "bad" / "broken.png").write_bytes(b"\x89PNG broken")
     with pytest.raises(ValueError, match=r"scene\.train_images: class folder\(s\) \['bad'\]"):
-        train_scene_classifier(tmp_path / "images", tiny_classifier_dir, tmp_path / "out", steps=1)
+        train_scene_classifier(tmp_path / "images", tiny_classifier_dir, tmp_path / "out", steps=1, **TRAINING)
     assert not (tmp_path / "out").exists()
 
 
 def test_unknown_training_preprocessing_is_refused(scene_image_folder, tiny_classifier_dir, tmp_path):
     with pytest.raises(ValueError, match="unknown scene preprocessing 'squash'"):
         train_scene_classifier(scene_image_folder, tiny_classifier_dir, tmp_path / "out", steps=1,
-                               preprocessing="squash")
+                               **{**TRAINING, "preprocessing": "squash"})
     assert not (tmp_path / "out").exists()
 
 
@@ -461,7 +474,7 @@ def test_classify_probabilities_and_sorted_top_k(tiny_classifier_dir, pixel_valu
 def test_classify_rejects_a_batch(tiny_classifier_dir, pixel_values):
     model, labels = load_scene_classifier(tiny_classifier_dir)
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
-        classify(model, pixel_values.repeat(2, 1, 1, 1), labels)
+        classify(model, pixel_values.repeat(2, 1, 1, 1), labels, 3)
 
 
 @pytest.mark.parametrize("method", ["gradient_rollout", "transformer_attribution"])
@@ -473,7 +486,7 @@ def test_scene_stage_on_real_photos_of_many_sizes_matches_a_fresh_model(
 
     names = []
     for photo in shared_photos:
-        rgb = load_rgb(photo)
+        rgb = load_rgb(photo, MAX_PIXELS)
         height, width = rgb.shape[:2]
         variants = {"": rgb, "_crop": rgb[height // 4: height // 2 + 7, width // 3: width - 5],
                     "_x2": cv2.resize(rgb, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
@@ -492,7 +505,7 @@ def test_scene_stage_on_real_photos_of_many_sizes_matches_a_fresh_model(
         assert counts == {"images": len(names), "rejected": 0}
         for item in items:
             fresh, _ = load_scene_classifier(model_dir)
-            pixels = preprocess_scene(load_rgb(item["path"]), preprocessing)
+            pixels = preprocess_scene(load_rgb(item["path"], MAX_PIXELS), preprocessing)
             grids, [index], _ = RELEVANCE[method](fresh, pixels)
             record = json.loads(Path(item["json"]).read_text())
             assert record["class_index"] == index

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, gradient_image, save_image
+from conftest import REPO, default_config, gradient_image, save_image
 
 pytestmark = pytest.mark.workflow
 
@@ -46,7 +46,7 @@ def write_project(workdir, photos, partitions=None):
     (workdir / "photos").mkdir(parents=True)
     for photo in photos:
         shutil.copy(photo, workdir / "photos" / photo.name)
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = default_config()
     config["input"]["images"] = "photos"
     config["execution"].update(shards=4, batch_size=2)
     config["fakes"]["steps"] = 5

@@ -115,7 +115,7 @@ def models(tmp_path_factory):
 def detector(models):
     from photoprivacy.detection.detr import DetrDetector
 
-    return DetrDetector(models / "detr", threshold=0.5, short_side=96, device="cpu")
+    return DetrDetector(models / "detr", threshold=0.5, short_side=96, max_side=None, device="cpu", half=False)
 
 
 @pytest.fixture(scope="module")
@@ -262,16 +262,18 @@ class NoisePipeline:
 
 @pytest.fixture
 def face_generator(models):
-    from photoprivacy.faces.generators import make_face_generator
+    from photoprivacy.faces.generators import DiffusionFaceGenerator
 
-    return make_face_generator("diffusion", models / "face_generator", steps=3)
+    return DiffusionFaceGenerator(models / "face_generator", 3, "cpu", None)
 
 
-def run_fakes(tmp_path, generator, out, **options):
+def run_fakes(tmp_path, generator, out, batch_size=None):
+    """The fakes stage with ``generator`` asking for ``batch_size`` faces per call (None: per image)."""
     from photoprivacy.faces.stage import run_fakes_shard
 
+    generator.batch_size = batch_size
     rows = [dict(row, npz=row["npz"].format(out=out)) for row in faces_items(tmp_path, FACE_COUNTS)]
-    return run_fakes_shard(rows, lambda: generator, seed=7, **options)
+    return run_fakes_shard(rows, lambda: generator, 7)
 
 
 def counting_calls(monkeypatch, generator):
@@ -342,7 +344,7 @@ def test_generators_without_batching_give_one_generate_per_image(tmp_path):
 
     for index in range(3):
         save_image(tmp_path / "donors" / f"face{index}.png", np.full((40, 30, 3), 50 * index, np.uint8))
-    donor = DonorFaceGenerator(tmp_path / "donors", size=16)
+    donor = DonorFaceGenerator(tmp_path / "donors", 10**8, size=16)
     many = list(donor.generate_many([("x", 2), ("y", 0), ("z", 1)], seed=3, batch_size=8))
     for faces, (image_id, n_faces) in zip(many, [("x", 2), ("y", 0), ("z", 1)], strict=True):
         np.testing.assert_array_equal(faces, donor.generate(image_id, n_faces, 3))
@@ -377,7 +379,8 @@ def test_evaluate_gives_the_serial_rows(monkeypatch, tmp_path, photos, detector,
                  decisions=(folder, ".decisions.json"))
     evaluators = stage.Evaluators(faces=lambda image: [([5, 5, 20, 20], 0.9)] if image.mean() > 100 else [],
                                   persons=detector,
-                                  caption=lambda images: caption_texts(captioner, images, max_new_tokens=8))
+                                  caption=lambda images: caption_texts(captioner, images, max_new_tokens=8,
+                                                                      num_beams=1))
     settings = {"face_threshold": 0.5, "iou": 0.5, "person_coverage": 0.5}
     params = {"variant": "v", "scenario": "scenario2", "evaluate": settings}
 

@@ -20,6 +20,7 @@ from conftest import (
     REPO,
     SCHEMAS,
     SNAKEMAKE,
+    default_config,
     gradient_image,
     planned_jobs,
     run_snakemake,
@@ -197,7 +198,7 @@ def test_changing_the_strength_reruns_both_renderings_and_their_evaluation_only(
 
 
 def test_changing_the_face_detection_size_reruns_scenario2_from_faces(project):
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = default_config()
     write_config(project, "faces.yaml")
     changed = yaml.safe_load((project / "faces.yaml").read_text())
     changed["faces"]["max_side"] = config["faces"]["max_side"] // 2

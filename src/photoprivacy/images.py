@@ -3,7 +3,8 @@
 It applies EXIF orientation, converts every mode PIL reads (grayscale, RGBA,
 palette, 16-bit, CMYK, ...) to 8-bit RGB, and refuses images whose header
 announces more pixels than ``max_pixels`` before decoding them (a
-decompression bomb would otherwise exhaust memory).
+decompression bomb would otherwise exhaust memory). ``max_pixels`` is the
+caller's: config.yaml's execution.max_image_pixels, for the workflow's photos.
 """
 
 from pathlib import Path
@@ -13,13 +14,11 @@ from PIL import Image, ImageOps
 
 from .errors import ImageRejected
 
-DEFAULT_MAX_PIXELS = 178_956_970  # PIL's own default limit
-
 # Alpha is flattened onto white: a transparent background reads as paper, not as black.
 _BACKGROUND = (255, 255, 255)
 
 
-def load_rgb(path, max_pixels=DEFAULT_MAX_PIXELS):
+def load_rgb(path, max_pixels):
     """Decode ``path`` to an (H, W, 3) uint8 array, or raise ``ImageRejected``."""
     path = Path(path)
     try:
@@ -67,7 +66,7 @@ def _high_bit_depth_to_rgb8(image):
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
-def decode_batch(items, max_pixels=DEFAULT_MAX_PIXELS):
+def decode_batch(items, max_pixels):
     """Decode the image of each item (a dict with "path").
 
     Returns (decoded, rejected): lists of (item, pixels) and (item, reason),

@@ -23,6 +23,7 @@ rule figure_panel:
         version=STAGE_VERSIONS["figures"],
         variant=BASE_VARIANT,
         files=panel_files,
+        max_image_pixels=config["execution"]["max_image_pixels"],
     conda:
         "../../envs/models.yaml"
     script:

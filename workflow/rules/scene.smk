@@ -21,6 +21,7 @@ rule train_scene:
         "results/benchmarks/train_scene.tsv"
     params:
         stage=train_scene_params(),
+        max_image_pixels=config["execution"]["max_image_pixels"],
     threads: 2
     conda:
         "../../envs/models.yaml"

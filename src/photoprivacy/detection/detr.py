@@ -1,7 +1,7 @@
 """DETR (transformers ``DetrForObjectDetection``): loading, preprocessing, inference.
 
-Preprocessing follows the original method: resize so the short side is 800
-(torchvision ``Resize(800)`` semantics, optional cap on the long side), scale
+Preprocessing follows the original method: resize the short side to ``short_side``
+(the original's 800, torchvision ``Resize(800)`` semantics; optional cap on the long side), scale
 to [0, 1], ImageNet normalisation. A batch is padded bottom/right to its
 largest image and ``pixel_mask`` marks the real pixels, as DETR expects.
 
@@ -18,13 +18,13 @@ import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
 from ..devices import pick_device
-from ..models.store import model_summary, verify_manifest
+from ..models.families import verify_model
+from ..models.store import model_summary
 from .boxes import cxcywh_to_xyxy
 from .coco import COCO_LABELS, PERSON_LABEL_ID
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-REQUIRED_FILES = ("config.json", "model.safetensors")
 
 
 @dataclass
@@ -40,7 +40,7 @@ def load_detr(model_dir, device="cpu", half=False):
     """Load a local DETR folder (never the network) with eager attention."""
     from transformers import DetrForObjectDetection
 
-    manifest = verify_manifest(model_dir)
+    manifest = verify_model("detr", model_dir)
     model = DetrForObjectDetection.from_pretrained(
         str(model_dir), local_files_only=True, use_safetensors=True, attn_implementation="eager"
     )
@@ -58,8 +58,8 @@ def _inputs_to_float32(module, inputs):
     return tuple(value.float() if torch.is_floating_point(value) else value for value in inputs)
 
 
-def resized_size(height, width, short_side, max_side=None):
-    """Target (h, w): short side -> ``short_side``, long side capped at ``max_side``."""
+def resized_size(height, width, short_side, max_side):
+    """Target (h, w): short side -> ``short_side``, long side capped at ``max_side`` (None: uncapped)."""
     short, long = min(height, width), max(height, width)
     new_short, new_long = short_side, int(short_side * long / short)
     if max_side is not None and new_long > max_side:
@@ -67,8 +67,11 @@ def resized_size(height, width, short_side, max_side=None):
     return (new_short, new_long) if height <= width else (new_long, new_short)
 
 
-def preprocess(images, short_side=800, max_side=None):
-    """Uint8 (H, W, 3) arrays -> padded, normalised ``pixel_values`` and ``pixel_mask``."""
+def preprocess(images, short_side, max_side):
+    """Uint8 (H, W, 3) arrays -> padded, normalised ``pixel_values`` and ``pixel_mask``.
+
+    ``short_side`` and ``max_side`` are config.yaml's detect.short_side and detect.max_side (``resized_size``).
+    """
     tensors = []
     for image in images:
         chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
@@ -105,12 +108,17 @@ def label_name(config, label_id):
 
 
 class DetrDetector:
-    """Loads DETR once; ``detect`` runs one padded batch per call."""
+    """Loads DETR once; ``detect`` runs one padded batch per call.
+
+    Every setting is the caller's, from config.yaml: ``threshold``, ``short_side`` and ``max_side``
+    (detect.*), ``device`` (execution.device, for ``pick_device``) and ``half``
+    (execution.half_precision; float16 on CUDA only).
+    """
 
     name = "detr"
     has_attention = True
 
-    def __init__(self, model_dir, threshold=0.9, short_side=800, max_side=None, device="auto", half=False):
+    def __init__(self, model_dir, threshold, short_side, max_side, device, half):
         self.device = pick_device(device)
         self.half = bool(half) and self.device.type == "cuda"
         self.model, manifest = load_detr(model_dir, self.device, self.half)
@@ -169,8 +177,8 @@ def build_random_detr(model_dir, size="tiny", seed=0):
     parameters with a small transformers ResNet backbone. Its weights are
     drawn at a larger scale (``init_std``, query embeddings x10) so queries
     attend to different places and predict different boxes, and its
-    classifier leans towards 'person' so that some queries pass the default
-    0.9 threshold and offline runs give person-dependent stages work to do.
+    classifier leans towards 'person' so that some queries pass config.yaml's
+    detect.threshold (0.9) and offline runs give person-dependent stages work to do.
     """
     from transformers import DetrConfig, DetrForObjectDetection, ResNetConfig
 

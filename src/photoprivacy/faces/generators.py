@@ -169,7 +169,9 @@ class NoFaceGenerator(FaceGenerator):
 
 @FACE_GENERATORS.register("diffusion")
 def diffusion(params, model_dir):
-    return DiffusionFaceGenerator(model_dir, params["steps"], params["device"], params["batch_size"])
+    from ..devices import pick_device  # torch: only generators with a model load it
+
+    return DiffusionFaceGenerator(model_dir, params["steps"], pick_device(params["device"]), params["batch_size"])
 
 
 @FACE_GENERATORS.register("donor")

@@ -40,7 +40,7 @@ def heat_map(grid, height, width):
     grid = np.asarray(grid, np.float32)
     if grid.ndim != 2:
         return None, "no map"
-    heat, reason = upsample_and_normalise(grid, height, width)
+    heat, reason = upsample_and_normalise(grid, height, width, "bilinear")  # a display, at display size
     return (None, reason) if reason else (heat, None)
 
 
@@ -92,22 +92,22 @@ def _npz_arrays(path, names):
         return {name: data[name] for name in names}
 
 
-def _shrunk_rgb(path):
-    image = load_rgb(path)
+def _shrunk_rgb(path, max_pixels):
+    image = load_rgb(path, max_pixels)
     return shrink_image(image, display_size(*image.shape[:2]))
 
 
-def load_panel_inputs(paths):
+def load_panel_inputs(paths, max_pixels):
     """Everything the panel draws, from one photo's artifacts; ``paths`` names them by key
     (image, detect_json, persons_json, caption_json, caption_npz, language_json, scene_json,
-    scene_npz, masks_npz, scenario1_png, scenario2_png)."""
+    scene_npz, masks_npz, scenario1_png, scenario2_png); larger photos than ``max_pixels`` are rejected."""
     records = {key: read_json(paths[key]) for key in STAGE_JSONS}
     image_id = records["detect_json"]["image_id"]
     reason = rejection_reason(records[key] for key in STAGE_JSONS)
     if reason is not None:
         return {"image_id": image_id, "rejected": reason}
     try:
-        image = load_rgb(paths["image"])
+        image = load_rgb(paths["image"], max_pixels)
     except ImageRejected as rejected:  # the photo changed or vanished since the stages ran
         return {"image_id": image_id, "rejected": rejected.reason}
     shown = display_size(*image.shape[:2])
@@ -133,8 +133,8 @@ def load_panel_inputs(paths):
         "scene_note": scene.get("reason") or scene_note,
         "masks": {name: shrink_mask(mask, shown) for name, mask in masks.items()},
         "mask_pixels": {name: int(mask.sum()) for name, mask in masks.items()},
-        "scenario1": _shrunk_rgb(paths["scenario1_png"]),
-        "scenario2": _shrunk_rgb(paths["scenario2_png"]),
+        "scenario1": _shrunk_rgb(paths["scenario1_png"], max_pixels),
+        "scenario2": _shrunk_rgb(paths["scenario2_png"], max_pixels),
     }
 
 
@@ -258,8 +258,8 @@ def panel_figure(inputs, title):
     return fig
 
 
-def write_image_panel(paths, png_path, pdf_path, title):
+def write_image_panel(paths, png_path, pdf_path, title, max_pixels):
     """Load one photo's artifacts, draw its panel and write it as PNG and PDF."""
-    fig = panel_figure(load_panel_inputs(paths), title)
+    fig = panel_figure(load_panel_inputs(paths, max_pixels), title)
     save_figure(fig, png_path, pdf_path)
     fig.clear()  # no pyplot registry holds it; clearing frees the image arrays at once

@@ -21,12 +21,12 @@ Conventions:
   pieces (rows). [CLS] and [SEP] (word id None) are no words: their rows and
   columns are dropped, never renormalised away.
 - Numbering: the original names "layer 8, head 5" without saying whether it
-  counts from 0 or 1. ``index_base`` says which: with 1 (default) layer 8 is the
-  8th layer, ``attentions[7]``, and head 5 is head index 4; with 0 layer 8 is
-  ``attentions[8]`` and head 5 is index 5. Evidence reports layer and head in
-  the numbering of the parameters.
-- Threshold: strict ``>``, compared at the attention's storage precision, so a
-  stored 0.1 (float32 or float64) is not enough.
+  counts from 0 or 1. ``index_base`` (config.yaml: language.bert.index_base)
+  says which: with 1 layer 8 is the 8th layer, ``attentions[7]``, and head 5 is
+  head index 4; with 0 layer 8 is ``attentions[8]`` and head 5 is index 5.
+  Evidence reports layer and head in the numbering of the parameters.
+- Threshold (language.bert.threshold): strict ``>``, compared at the
+  attention's storage precision, so a stored 0.1 (float32 or float64) is not enough.
 - Results: no word counts as attending to itself, and no trigger word (of
   either kind, by its text) is returned in w1 or w2. w1 and w2 list each word
   once, in caption order; the evidence has one entry per (word occurrence,
@@ -43,15 +43,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelNotAvailable
-from ..models.store import MANIFEST, verify_manifest
+from ..models.families import verify_model
 
 METHOD = "bert_attention"
-# What load_bert reads; a hub snapshot of bert-base-uncased also brings tokenizer.json and tokenizer_config.json.
-REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt")
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
-DEFAULT_PARAMS = {
+# The original rule's constants, in the numbering of ``index_base``. No config key sets them;
+# a ``rule`` dict may still override them (tests, explorations).
+RULE_CONSTANTS = {
     "prepositions": ("in", "on", "with", "around", "down", "at"),
     "action_marker": "ing",
     "excluded_action_words": ("painting", "living", "building"),
@@ -61,21 +60,26 @@ DEFAULT_PARAMS = {
     "scene_head": 5,
     "action_layer": 4,
     "action_head": 3,
-    "threshold": 0.1,
-    "index_base": 1,
 }
+# What config.yaml sets (language.bert): every ``rule`` carries them.
+CONFIG_KEYS = ("index_base", "threshold")
 
 REASON_EMPTY = "empty caption"
 REASON_NO_TRIGGERS = "no trigger words in the caption (no preposition, no word with the action marker)"
 
 
-def resolve_params(params=None):
-    """The defaults overridden by ``params``; unknown keys and bad numbering are errors."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(DEFAULT_PARAMS))
+def resolve_params(rule):
+    """``RULE_CONSTANTS`` overridden by ``rule``, which must carry ``CONFIG_KEYS`` (language.bert);
+    missing or unknown keys and bad numbering are errors."""
+    rule = dict(rule)
+    missing = [key for key in CONFIG_KEYS if key not in rule]
+    if missing:
+        raise ValueError(f"bert_attention rule lacks {missing} (config.yaml: language.bert)")
+    known = {*RULE_CONSTANTS, *CONFIG_KEYS}
+    unknown = sorted(set(rule) - known)
     if unknown:
-        raise ValueError(f"unknown bert_attention parameters {unknown} (known: {sorted(DEFAULT_PARAMS)})")
-    resolved = {**DEFAULT_PARAMS, **params}
+        raise ValueError(f"unknown bert_attention parameters {unknown} (known: {sorted(known)})")
+    resolved = {**RULE_CONSTANTS, **rule}
     base = resolved["index_base"]
     if base not in (0, 1):
         raise ValueError(f"bert_attention index_base must be 0 or 1, not {base!r}")
@@ -88,16 +92,17 @@ def resolve_params(params=None):
 # --- the rule, on given attention -------------------------------------------------------------
 
 
-def words_from_attention(pieces, word_ids, attentions, params=None, words=None):
+def words_from_attention(pieces, word_ids, attentions, rule, words=None):
     """w1 (action) and w2 (scene) words from one caption's attention.
 
     ``pieces``: the tokenizer pieces, specials included; ``word_ids``: the word
     index of each piece, None for specials; ``attentions``: a sequence over
     layers of (heads, seq, seq) arrays or tensors (a leading batch axis of 1 is
     dropped). ``words``: the caption words indexed by word id; without it a
-    word's text is its pieces joined with ``##`` removed.
+    word's text is its pieces joined with ``##`` removed. ``rule``: ``index_base`` and
+    ``threshold`` (config.yaml: language.bert), optionally overrides of ``RULE_CONSTANTS``.
     """
-    params = resolve_params(params)
+    params = resolve_params(rule)
     word_order, word_pieces = group_pieces(word_ids)
     texts = {w: word_text(w, word_pieces[w], pieces, words) for w in word_order}
     triggers = {
@@ -247,18 +252,11 @@ def caption_words(caption):
 def load_bert(model_dir, device="cpu"):
     """A local BERT folder (never the network): ``BertModel`` with eager attention and its tokenizer.
 
-    The folder needs ``REQUIRED_FILES``; its ``manifest.json``, when there is one, is verified.
+    The folder's manifest is verified and must list the family's files (``models.families``).
     """
     from transformers import BertModel, BertTokenizer
 
-    model_dir = Path(model_dir)
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-    if missing:
-        raise ModelNotAvailable(
-            f"BERT folder {model_dir} lacks {', '.join(missing)} (needs {', '.join(REQUIRED_FILES)})"
-        )
-    if (model_dir / MANIFEST).is_file():
-        verify_manifest(model_dir)
+    verify_model("bert", model_dir)
     model = BertModel.from_pretrained(
         str(model_dir), local_files_only=True, use_safetensors=True, attn_implementation="eager"
     )
@@ -280,13 +278,14 @@ def bert_attentions(words, model, tokenizer):
     return encoding.tokens(), encoding.word_ids(), attentions
 
 
-def analyse_caption_bert(caption, model, tokenizer, params=None):
-    """``words_from_attention`` on the caption's BERT attention; see the module docstring for tokenisation."""
+def analyse_caption_bert(caption, model, tokenizer, rule):
+    """``words_from_attention`` (with ``rule``) on the caption's BERT attention; see the module docstring for
+    tokenisation."""
     words = caption_words(caption)
     if not words:
-        return words_from_attention([], [], (), params, words=words)
+        return words_from_attention([], [], (), rule, words=words)
     pieces, word_ids, attentions = bert_attentions(words, model, tokenizer)
-    return words_from_attention(pieces, word_ids, attentions, params, words=words)
+    return words_from_attention(pieces, word_ids, attentions, rule, words=words)
 
 
 # --- random models for offline runs and tests ---------------------------------------------------

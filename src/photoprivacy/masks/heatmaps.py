@@ -1,8 +1,9 @@
 """Attention and relevance grids upsampled onto the photo and min-max normalised.
 
-Two upsamplings:
+Two upsamplings (config.yaml's masks.word_upsampling picks the word maps' one;
+the scene's relevance map is always bilinear, ``SCENE_UPSAMPLING``):
 
-- ``bilinear`` (default): the grid straight to the photo's size
+- ``bilinear``: the grid straight to the photo's size
   (``align_corners=False``).
 - ``pyramid``: the original's word maps, ``skimage.transform.pyramid_expand``
   with upscale 24 and sigma 8 (a 14x14 map becomes a smooth 336x336 one),
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 UPSAMPLINGS = ("bilinear", "pyramid")
 PYRAMID_UPSCALE = 24  # the original's pyramid_expand(alpha, upscale=24, sigma=8)
 PYRAMID_SIGMA = 8.0
+SCENE_UPSAMPLING = "bilinear"  # of the scene relevance map: the method's, not a config key
 
 
 def bilinear(values, height, width):
@@ -35,8 +37,8 @@ def pyramid(values, height, width):
     return bilinear(expanded, height, width)
 
 
-def upsample_and_normalise(grid, height, width, upsampling="bilinear"):
-    """``grid`` upsampled to (height, width), then min-max scaled to [0, 1].
+def upsample_and_normalise(grid, height, width, upsampling):
+    """``grid`` upsampled (one of ``UPSAMPLINGS``) to (height, width), then min-max scaled to [0, 1].
 
     A map with NaN/inf, or one that is constant (all zeros included), carries
     no ranking of pixels: it gives zeros and the reason, so the caller can log

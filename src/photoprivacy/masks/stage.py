@@ -9,6 +9,7 @@ from ..language.words import word_texts
 from ..records import after
 from ..stages import STAGE_VERSIONS
 from .components import COMPONENTS, heat_mask, related_object_boxes, words_mask
+from .heatmaps import SCENE_UPSAMPLING
 
 SCHEMA_VERSION = 1
 
@@ -35,7 +36,7 @@ def build_masks(detection, relations, caption, word_maps, language, scene, relev
                                 params["word_upsampling"])
         masks[name], sources[name] = mask, ({"words": words}, note)
     if scene.get("status", "ok") == "ok" and relevance_grid.size:
-        masks["scene"], note = heat_mask(relevance_grid, height, width, params["scene_threshold"])
+        masks["scene"], note = heat_mask(relevance_grid, height, width, params["scene_threshold"], SCENE_UPSAMPLING)
     else:
         masks["scene"], note = np.zeros((height, width), bool), scene.get("reason") or "no relevance map"
     sources["scene"] = ({"label": scene.get("label")}, note)

@@ -5,9 +5,9 @@ rank 1, equal values share a rank, the next value gets the next integer. The
 final score is ``w_attention * attention_rank + w_distance * distance_rank``;
 the persons with the highest final scores are the majors.
 
-Two rules:
+Two rules (config.yaml: persons.rule):
 
-- ``corrected`` (default): the distance rank ranks closeness to the centre;
+- ``corrected``: the distance rank ranks closeness to the centre;
   a tie in the final score at the cut-off goes to the earlier detection.
 - ``notebook``: the original notebook's ranking. Its second pass re-walked the
   attention order, so the "distance rank" it produced equals the attention
@@ -25,13 +25,13 @@ SCORING_RULES = ("corrected", "notebook")
 ATTENTION_SCALINGS = ("global", "column")
 
 
-def attention_score(attention_map, scaling="global", cutoff=0.5):
-    """Cells of the min-max scaled map above ``cutoff``.
+def attention_score(attention_map, scaling, cutoff):
+    """Cells of the min-max scaled map above ``cutoff`` (persons.attention_cutoff).
 
-    ``global`` scales over the whole map. ``column`` is the original's quirk:
-    a column-wise scaler (scikit-learn's MinMaxScaler) applied to the (h, w)
-    map, so each column is scaled on its own; a constant column scales to 0,
-    as MinMaxScaler does. A constant or non-finite map scores 0.
+    ``scaling`` (persons.attention_scaling): ``global`` scales over the whole map.
+    ``column`` is the original's quirk: a column-wise scaler (scikit-learn's
+    MinMaxScaler) applied to the (h, w) map, so each column is scaled on its own;
+    a constant column scales to 0, as MinMaxScaler does. A constant or non-finite map scores 0.
     """
     values = np.asarray(attention_map, dtype=np.float64)
     if values.size == 0 or not np.isfinite(values).all():
@@ -63,8 +63,8 @@ def dense_ranks(values):
     return [rank_of[value] for value in values]
 
 
-def major_count(n_persons, fraction=0.4, min_persons=3, max_persons=10):
-    """How many majors among ``n_persons``: the seed's rule with its limits configurable.
+def major_count(n_persons, fraction, min_persons, max_persons):
+    """How many majors among ``n_persons``: the seed's rule with its limits configurable (persons.majors).
 
     Fewer than ``min_persons`` or more than ``max_persons`` persons: one major
     (none when there is nobody); otherwise ``int(fraction * n)``.
@@ -76,8 +76,10 @@ def major_count(n_persons, fraction=0.4, min_persons=3, max_persons=10):
     return min(int(fraction * n_persons), n_persons)
 
 
-def rank_persons(attention_scores, distances, rule="corrected", weights=(0.7, 0.3)):
+def rank_persons(attention_scores, distances, rule, weights):
     """Attention ranks, distance ranks and final scores of the persons.
+
+    ``rule``: persons.rule; ``weights``: (attention, distance), persons.weights.
 
     ``attention_scores`` is None when there is no attention (annotation boxes):
     then the final score is the distance rank alone.
@@ -95,7 +97,7 @@ def rank_persons(attention_scores, distances, rule="corrected", weights=(0.7, 0.
     return attention_ranks, distance_ranks, finals
 
 
-def select_majors(final_scores, n_majors, rule="corrected"):
+def select_majors(final_scores, n_majors, rule):
     """Indices of the ``n_majors`` highest final scores, in detection order.
 
     Ties at the cut-off go to the earlier detection, or with the ``notebook``

@@ -72,9 +72,10 @@ def grounds(word, label):
     return bool(_singular_candidates(word) & names)
 
 
-def relation_edges(persons, objects, action_words=(), containment=0.5):
+def relation_edges(persons, objects, action_words=(), *, containment):
     """Edges from each person to objects. ``persons``/``objects``: dicts with
-    ``index`` (detection index), ``label`` and ``box_xyxy``."""
+    ``index`` (detection index), ``label`` and ``box_xyxy``. An overlapping object is
+    ``contained`` when at least ``containment`` (relations.containment) of it lies in the person box."""
     edges = []
     for person in persons:
         box = person["box_xyxy"]

@@ -22,7 +22,7 @@ def relations_record(detection, language, params):
     action_words = word_texts(language.get("w1", [])) if language.get("status", "ok") == "ok" else []
     record["persons"] = [p["index"] for p in persons]
     record["objects"] = [o["index"] for o in objects]
-    record["edges"] = relation_edges(persons, objects, action_words, params["containment"])
+    record["edges"] = relation_edges(persons, objects, action_words, containment=params["containment"])
     if not persons:
         record["reason"] = "no person detected"
     elif not objects:

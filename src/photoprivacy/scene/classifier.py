@@ -17,8 +17,8 @@ one loader reads both our own saved classifiers and a hub snapshot such as
   preprocessing the weights were trained with (``relevance.model_preprocessing``).
 
 Loading never reaches the network: the model is created without weights and
-the local safetensors state dict is loaded strictly. Manifest checks are the
-caller's, as for every model folder (``models.store.verify_manifest``).
+the local safetensors state dict is loaded strictly, after the folder's
+manifest is checked (``models.families.verify_model``, as for every model folder).
 """
 
 import dataclasses
@@ -30,11 +30,12 @@ import torch
 
 from ..artifacts import read_json, write_bytes_atomic, write_json
 from ..errors import ModelNotAvailable
+from ..models.families import verify_model
+from ..models.store import write_manifest
 from .relevance import ORIGINAL_PREPROCESSING, build_random_vit, check_input_size, model_preprocessing
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 
 DEFAULT_ARCHITECTURE = "vit_base_patch16_224"
 TINY_SCENE_LABELS = ("beach", "kitchen", "office", "street", "airport terminal")
@@ -170,6 +171,7 @@ def load_scene_classifier(model_dir, device="cpu"):
     """Load a local classifier folder; returns ``(model in eval mode, label_names)``."""
     from safetensors.torch import load_file
 
+    verify_model("scene_classifier", model_dir)
     config = read_classifier_config(model_dir)
     weights_path = Path(model_dir) / WEIGHTS_FILE
     if not weights_path.is_file():
@@ -229,7 +231,8 @@ def scene_config(model, architecture, label_names, model_args, preprocessing):
 
 
 def save_scene_classifier(model, model_dir, architecture, label_names, model_args=None, preprocessing=None):
-    """Write ``config.json`` and ``model.safetensors`` so that ``load_scene_classifier`` rebuilds ``model``.
+    """Write ``config.json``, ``model.safetensors`` and their manifest so that ``load_scene_classifier``
+    rebuilds ``model``.
 
     ``model_args`` are the ``timm.create_model`` arguments beyond ``architecture``'s
     defaults (none for a stock architecture). ``preprocessing`` (a ``ScenePreprocessing``)
@@ -249,6 +252,7 @@ def save_scene_classifier(model, model_dir, architecture, label_names, model_arg
     model_dir = Path(model_dir)
     write_bytes_atomic(model_dir / WEIGHTS_FILE, save(state_dict))
     write_json(model_dir / CONFIG_FILE, config)
+    write_manifest(model_dir, "saved", f"{architecture} ({len(label_names)} classes)", None)
     return model_dir
 
 
@@ -271,8 +275,8 @@ def build_random_scene_classifier(model_dir, size="tiny", seed=0):
     return model
 
 
-def classify(model, pixel_values, label_names, top_k=5):
-    """Class probabilities of one image and its ``top_k`` classes, most probable first.
+def classify(model, pixel_values, label_names, top_k):
+    """Class probabilities of one image and its ``top_k`` (scene.top_k) classes, most probable first.
 
     ``pixel_values`` is a (1, 3, H, W) tensor (``preprocess_scene``). Returns
     ``(probabilities float32 (num_classes,), [(index, label, probability), ...])``.
@@ -285,8 +289,9 @@ def classify(model, pixel_values, label_names, top_k=5):
     return top_predictions(logits[0].float().cpu().numpy(), label_names, top_k)
 
 
-def top_predictions(logits, label_names, top_k=5):
-    """Softmax of one image's logits and its ``top_k`` (index, label, probability), most probable first."""
+def top_predictions(logits, label_names, top_k):
+    """Softmax of one image's logits and its ``top_k`` (scene.top_k) classes as (index, label, probability),
+    most probable first."""
     logits = np.asarray(logits, dtype=np.float64)
     if len(label_names) != logits.shape[0]:
         raise ValueError(f"{len(label_names)} label names for {logits.shape[0]} model outputs")

@@ -85,8 +85,11 @@ def build_random_vit(size="tiny", num_classes=SCENE_CLASS_COUNT, seed=0):
     return model.eval()
 
 
-def preprocess_scene(image_uint8_hwc, preprocessing=ORIGINAL_PREPROCESSING):
+def preprocess_scene(image_uint8_hwc, preprocessing):
     """Classifier input of one photo: a (1, 3, height, width) float32 tensor.
+
+    ``preprocessing`` is a ``ScenePreprocessing``: ``scene_preprocessing(model, mode)`` for the mode of
+    config.yaml's scene.preprocessing, or ``ORIGINAL_PREPROCESSING``.
 
     The photo is always squashed to the full input size, never cropped, whatever
     crop_pct / crop_mode the model's timm config gives: the relevance map is

@@ -38,7 +38,7 @@ def scene_inputs(items, max_pixels, preprocessing):
     return [(item, preprocess_scene(image, preprocessing)) for item, image in decoded], rejected
 
 
-def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_size=1, *, preprocessing):
+def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_size, *, preprocessing):
     """items: id, path, json, npz. Relevance (``params["relevance"]``, a key of
     ``RELEVANCE_METHODS``) is computed for each image's top class.
 
@@ -46,7 +46,7 @@ def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_
     every photo into the model's input; it is required so that no caller falls
     back silently to a size or normalisation the model was not trained with.
 
-    ``batch_size`` images share a forward and backward pass: their maps equal
+    ``batch_size`` (execution.batch_size) images share a forward and backward pass: their maps equal
     one-image passes up to float rounding (about 1e-6 relative), so a
     workflow that batches should list the batch size among the stage's
     parameters, as detection does.

@@ -59,12 +59,12 @@ def list_samples(class_folders):
     ]
 
 
-def split_decodable(samples):
+def split_decodable(samples, max_pixels):
     """Samples ``load_rgb`` accepts, and ``{"path", "reason"}`` for those it rejects."""
     usable, rejected = [], []
     for path, index in samples:
         try:
-            load_rgb(path)
+            load_rgb(path, max_pixels)
         except ImageRejected as error:
             rejected.append({"path": str(path), "reason": error.reason})
         else:
@@ -98,27 +98,33 @@ def shuffled_batches(n_samples, batch_size, steps, generator):
         yield batch
 
 
-def load_batch(samples, indices, preprocessing):
-    pixel_values = torch.cat([preprocess_scene(load_rgb(samples[index][0]), preprocessing) for index in indices])
+def load_batch(samples, indices, preprocessing, max_pixels):
+    pixel_values = torch.cat(
+        [preprocess_scene(load_rgb(samples[index][0], max_pixels), preprocessing) for index in indices]
+    )
     targets = torch.tensor([samples[index][1] for index in indices], dtype=torch.long)
     return pixel_values, targets
 
 
 def train_scene_classifier(
-    image_folder, base_model_dir, out_dir, steps, batch_size=8, lr=1e-4, seed=0, device="cpu", preprocessing="model"
+    image_folder, base_model_dir, out_dir, steps, *, batch_size, lr, seed, device, preprocessing, max_pixels
 ):
     """Fine-tune the classifier in ``base_model_dir`` on ``image_folder``; save it to ``out_dir``.
 
-    ``preprocessing`` is a ``scene_preprocessing`` mode ("model" or "original") applied
-    to the base model. Returns training stats: steps, final_loss, losses (one per step),
-    n_images, n_rejected, rejected, class_names, images_per_class, preprocessing
-    (the ``ScenePreprocessing`` used).
+    The settings come from config.yaml: ``steps``, ``batch_size`` and ``lr`` (scene.train_steps,
+    train_batch_size, train_learning_rate), ``seed``, ``device`` (a ``torch.device``, from
+    execution.device), ``max_pixels`` (execution.max_image_pixels: larger photos are skipped as
+    rejected) and ``preprocessing``, a ``scene_preprocessing`` mode ("model" or "original",
+    scene.preprocessing) applied to the base model.
+
+    Returns training stats: steps, final_loss, losses (one per step), n_images, n_rejected,
+    rejected, class_names, images_per_class, preprocessing (the ``ScenePreprocessing`` used).
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps ({steps}) and batch_size ({batch_size}) must be at least 1")
     class_folders = find_class_folders(image_folder)
     class_names = [folder.name for folder in class_folders]
-    samples, rejected = split_decodable(list_samples(class_folders))
+    samples, rejected = split_decodable(list_samples(class_folders), max_pixels)
     images_per_class = count_per_class(samples, class_names)
     check_every_class_has_images(images_per_class, image_folder)
 
@@ -133,7 +139,7 @@ def train_scene_classifier(
 
     losses = []
     for indices in shuffled_batches(len(samples), batch_size, steps, generator):
-        pixel_values, targets = load_batch(samples, indices, feed)
+        pixel_values, targets = load_batch(samples, indices, feed, max_pixels)
         loss = F.cross_entropy(model(pixel_values.to(device)), targets.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
