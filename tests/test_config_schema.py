@@ -8,12 +8,12 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from photoprivacy.models.families import FAMILIES
 from photoprivacy.sweeps import merge, variant_configs
 
 from conftest import REPO, SCHEMAS, TEST_CONFIG, schema_validator
 
 CONFIG_SCHEMA = SCHEMAS / "config.schema.yaml"
-FAMILIES = ("detr", "face_generator", "captioner_vit_gpt2", "captioner_blip", "bert", "scene_classifier")
 # Overlays that go on top of config.yaml with --configfile.
 OVERLAYS = [TEST_CONFIG, REPO / "original.yaml", REPO / "profiles" / "slurm" / "gpu.yaml"]
 
