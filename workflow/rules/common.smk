@@ -14,6 +14,7 @@ from photoprivacy import samples, sweeps
 from photoprivacy.errors import ConfigError, ModelNotAvailable
 from photoprivacy.language import spacy_model
 from photoprivacy.models.store import MANIFEST, VERIFY_ENV
+from photoprivacy.render.methods import MASK_METHODS
 from photoprivacy.stages import STAGE_VERSIONS
 
 
@@ -387,14 +388,20 @@ def masks_params(cfg):
     return {"version": STAGE_VERSIONS["masks"], **cfg["masks"]}
 
 
+# render.scenario1 keys that set one method's strength: only the chosen method's are params.
+MASK_METHOD_KEYS = {key for name in MASK_METHODS.names for key in MASK_METHODS[name].keys}
+
+
 def render_scenario1_params(cfg):
+    settings = cfg["render"]["scenario1"]
+    chosen = MASK_METHODS[settings["method"]].keys
     return {
         "version": STAGE_VERSIONS["render_scenario1"],
         "variant": cfg["variant"],
         "seed": cfg["seed"],
         "max_image_pixels": cfg["execution"]["max_image_pixels"],
         "strength": cfg["render"]["strength"],
-        **cfg["render"]["scenario1"],
+        **{key: value for key, value in settings.items() if key not in MASK_METHOD_KEYS or key in chosen},
     }
 
 

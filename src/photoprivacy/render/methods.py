@@ -22,6 +22,7 @@ class MaskMethod:
     mode relative, when the method is ``sized``: its effect depends on the size of what it hides)."""
 
     sized = True
+    keys = ()  # the render.scenario1 keys its strength is made of (the stage's params hold only the chosen ones)
 
     def fixed_strength(self, params):
         raise NotImplementedError
@@ -42,6 +43,8 @@ class MaskMethod:
 class RandomMosaic(MaskMethod):
     """The original's mosaic: random patch size, each patch the colour of a random nearby pixel."""
 
+    keys = ("mosaic_half_sizes",)
+
     def fixed_strength(self, params):
         return tuple(params["mosaic_half_sizes"])
 
@@ -58,6 +61,8 @@ class RandomMosaic(MaskMethod):
 
 @MASK_METHODS.register("pixelate")
 class Pixelate(MaskMethod):
+    keys = ("block_size",)
+
     def fixed_strength(self, params):
         return params["block_size"]
 
@@ -70,6 +75,8 @@ class Pixelate(MaskMethod):
 
 @MASK_METHODS.register("blur")
 class Blur(MaskMethod):
+    keys = ("blur_kernel", "blur_sigma")
+
     def fixed_strength(self, params):
         return params["blur_kernel"], params["blur_sigma"]
 
@@ -88,6 +95,7 @@ class Blur(MaskMethod):
 @MASK_METHODS.register("noise")
 class Noise(MaskMethod):
     sized = False
+    keys = ("noise_sigma",)
 
     def fixed_strength(self, params):
         return params["noise_sigma"]
