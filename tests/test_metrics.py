@@ -24,7 +24,7 @@ from photoprivacy.evaluate.tables import AGGREGATE_COLUMNS, ROW_COLUMNS, aggrega
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.geometry import box_iou, box_to_region, boxes_mask
 from photoprivacy.images import load_rgb
-from photoprivacy.render.methods import obfuscate_region
+from photoprivacy.render.methods import REGION_METHODS
 
 from conftest import SCHEMAS, gradient_image
 
@@ -278,7 +278,7 @@ def test_blurred_face_is_no_longer_detected(shared_photos):
     mask = boxes_mask(regions, *image.shape[:2])
     blurred = image
     for region in regions:
-        blurred, _ = obfuscate_region(blurred, region, "blur", 9, 15.0)
+        blurred, _ = REGION_METHODS["blur"]().apply(blurred, region, 15.0)
     assert faces_inside(faces, mask, 0.5) >= 1
     assert faces_inside(detector(blurred), mask, 0.5) == 0
 

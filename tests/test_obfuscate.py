@@ -8,7 +8,7 @@ import pytest
 
 from photoprivacy.geometry import box_to_region
 from photoprivacy.render import obfuscate
-from photoprivacy.render.methods import obfuscate_region
+from photoprivacy.render.methods import REGION_METHODS
 from photoprivacy.render.obfuscate import (
     gaussian_blur,
     gaussian_noise,
@@ -78,19 +78,30 @@ def test_blur_of_a_constant_image_is_exact():
     np.testing.assert_array_equal(gaussian_blur(image, (0, 0, 20, 20), sigma=15), image)
 
 
-def test_obfuscate_region_by_name_reports_parameters():
+def test_region_methods_by_name_report_parameters():
     image = ramp()
-    out, params = obfuscate_region(image, (0, 0, 4, 4), "mosaic", 2, 15.0)
+    out, params = REGION_METHODS["mosaic"]().apply(image, (0, 0, 4, 4), 2)
     assert params == {"block_size": 2}
     np.testing.assert_array_equal(out, mosaic_top_left(image, (0, 0, 4, 4), 2))
-    out, params = obfuscate_region(image, (0, 0, 4, 4), "pixelate", 2, 15.0)
+    out, params = REGION_METHODS["pixelate"]().apply(image, (0, 0, 4, 4), 2)
     assert params == {"block_size": 2}
     np.testing.assert_array_equal(out, pixelate_mean(image, (0, 0, 4, 4), 2))
-    out, params = obfuscate_region(image, (0, 0, 4, 4), "blur", 9, 2.5)
+    out, params = REGION_METHODS["blur"]().apply(image, (0, 0, 4, 4), 2.5)
     assert params == {"sigma": 2.5}
     np.testing.assert_array_equal(out, gaussian_blur(image, (0, 0, 4, 4), 2.5))
     with pytest.raises(ValueError, match="unknown person obfuscation method 'swirl' \\(config key render.minor.method"):
-        obfuscate_region(image, (0, 0, 4, 4), "swirl", 2, 15.0)
+        REGION_METHODS["swirl"]
+
+
+def test_region_method_strength_reads_only_its_keys():
+    relative = {"mode": "relative", "blocks_per_face": 6, "blur_per_face": 6}
+    # A 120 px face: blocks of ceil(120 / 6) = 20 px, sigma 120 / 6 = 20; the configured sizes are the floor.
+    assert REGION_METHODS["mosaic"]().strength(120.0, {"block_size": 9}, relative) == 20
+    assert REGION_METHODS["pixelate"]().strength(30.0, {"block_size": 9}, relative) == 9
+    assert REGION_METHODS["blur"]().strength(120.0, {"blur_sigma": 15.0}, relative) == 20.0
+    assert REGION_METHODS["blur"]().strength(120.0, {"blur_sigma": 15.0}, {"mode": "original"}) == 15.0
+    assert [REGION_METHODS[name].keys for name in REGION_METHODS.names] == [
+        ("block_size",), ("block_size",), ("blur_sigma",)]
 
 
 # --- The whole-array implementations against the original per-block loops ---------------------------

@@ -77,6 +77,8 @@ CHANGES = [
     ("render.scenario1.components", ["persons", "objects"], {"render_scenario1", "evaluate_scenario1"}),
     ("render.scenario1.clean_kernel", 3, {"render_scenario1", "evaluate_scenario1"}),
     ("render.minor.block_size", 5, {"render_scenario2"}),
+    ("render.minor.blur_sigma", 9.0, set()),  # render.minor.method mosaic: no blur
+    ("render.face.fallback_block_size", 5, set()),  # a generator gives faces: no fallback pixelation
     ("render.face.blend", "hard", {"render_scenario2"}),
     ("render.face.feather", 0.3, {"render_scenario2"}),
     ("render.strength.mode", "original", {"render_scenario1", "render_scenario2"}),

@@ -14,7 +14,7 @@ from photoprivacy import samples, sweeps
 from photoprivacy.errors import ConfigError, ModelNotAvailable
 from photoprivacy.language import spacy_model
 from photoprivacy.models.store import MANIFEST, VERIFY_ENV
-from photoprivacy.render.methods import MASK_METHODS
+from photoprivacy.render.methods import MASK_METHODS, REGION_METHODS
 from photoprivacy.stages import STAGE_VERSIONS
 
 
@@ -300,16 +300,25 @@ def fakes_model_input(cfg):
     return []
 
 
+# Scenario 2 reads the keys of the chosen minor method, and either the face fitting keys (a
+# generator gives faces) or the fallback pixelation (fakes.generator none).
+REGION_METHOD_KEYS = {key for name in REGION_METHODS.names for key in REGION_METHODS[name].keys}
+FACE_FITTING_KEYS = {"blend", "colour_match", "feather"}
+
+
 def render_scenario2_params(cfg):
+    minor, generator = cfg["render"]["minor"], cfg["fakes"]["generator"]
+    chosen = REGION_METHODS[minor["method"]].keys
+    unused = {"fallback_block_size"} if generator != "none" else FACE_FITTING_KEYS
     return {
         "version": STAGE_VERSIONS["render_scenario2"],
         "variant": cfg["variant"],
         "seed": cfg["seed"],
-        "generator": cfg["fakes"]["generator"],
+        "generator": generator,
         "max_image_pixels": cfg["execution"]["max_image_pixels"],
         "strength": cfg["render"]["strength"],
-        "minor": cfg["render"]["minor"],
-        "face": cfg["render"]["face"],
+        "minor": {key: value for key, value in minor.items() if key not in REGION_METHOD_KEYS or key in chosen},
+        "face": {key: value for key, value in cfg["render"]["face"].items() if key not in unused},
     }
 
 

@@ -1,7 +1,7 @@
 """The obfuscation methods a config names: one registered class or function each.
 
 ``MASK_METHODS`` (render.scenario1.method) hide a scenario 1 mask; ``REGION_METHODS``
-(render.minor.method) hide a person box or head region in scenario 2. The pixel
+(render.minor.method) hide a person box or head region in scenario 2. Each is a class. The pixel
 work is in ``obfuscate.py``; here is what else a method needs: which config keys
 set its strength, how relative strength scales it, and how far it reads outside
 its region.
@@ -104,25 +104,48 @@ class Noise(MaskMethod):
         return gaussian_noise(image, region, rng, float(strength)), {"sigma": float(strength)}
 
 
-# Region methods: (image, region, block, sigma) -> (image, parameters used), with the
-# block size and blur sigma render.minor sets, scaled to the region (scenario2.py).
+class RegionMethod:
+    """A scenario 2 method for a person box or head region; its ``strength`` (from the render.minor
+    ``keys``) is scaled to the face the region may hold."""
+
+    keys = ()  # the render.minor keys its strength is made of (the stage's params hold only the chosen ones)
+
+    def strength(self, face_width, minor, settings):
+        """From render.minor and render.strength (``settings``), for a region that may hold a face this wide."""
+        raise NotImplementedError
+
+    def apply(self, image, region, strength):
+        """(image with ``region`` hidden, the parameters used, for the decision log)."""
+        raise NotImplementedError
 
 
 @REGION_METHODS.register("mosaic")
-def mosaic(image, region, block, sigma):
-    return mosaic_top_left(image, region, block), {"block_size": block}
+class Mosaic(RegionMethod):
+    """The original's: blocks take the colour of their top-left pixel."""
+
+    keys = ("block_size",)
+
+    def strength(self, face_width, minor, settings):
+        return strengths.block_size(face_width, minor["block_size"], settings)
+
+    def apply(self, image, region, strength):
+        return mosaic_top_left(image, region, strength), {"block_size": strength}
 
 
 @REGION_METHODS.register("pixelate")
-def pixelate(image, region, block, sigma):
-    return pixelate_mean(image, region, block), {"block_size": block}
+class PixelateRegion(Mosaic):
+    """Blocks take their mean colour."""
+
+    def apply(self, image, region, strength):
+        return pixelate_mean(image, region, strength), {"block_size": strength}
 
 
 @REGION_METHODS.register("blur")
-def blur(image, region, block, sigma):
-    return gaussian_blur(image, region, sigma), {"sigma": sigma}
+class BlurRegion(RegionMethod):
+    keys = ("blur_sigma",)
 
+    def strength(self, face_width, minor, settings):
+        return strengths.blur_sigma(face_width, minor["blur_sigma"], settings)
 
-def obfuscate_region(image, region, method, block, sigma):
-    """Apply the region method named ``method``; the parameters it used come back for the log."""
-    return REGION_METHODS[method](image, region, block, sigma)
+    def apply(self, image, region, strength):
+        return gaussian_blur(image, region, strength), {"sigma": strength}

@@ -18,7 +18,7 @@ from ..artifacts import read_json
 from ..faces.blend import fit_face
 from ..geometry import box_to_region
 from . import strength
-from .methods import obfuscate_region
+from .methods import REGION_METHODS
 from .obfuscate import pixelate_mean
 from .output import render_shard
 
@@ -35,10 +35,9 @@ def _why(person):
 def obfuscate_person_region(image, region, params):
     """The minor persons' method on a person box or head region, at the strength its size needs."""
     minor, settings = params["minor"], params["strength"]
+    method = REGION_METHODS[minor["method"]]()
     face_width = strength.region_face_width(region, settings["face_per_person"])
-    block = strength.block_size(face_width, minor["block_size"], settings)
-    sigma = strength.blur_sigma(face_width, minor["blur_sigma"], settings)
-    return obfuscate_region(image, region, minor["method"], block, sigma)
+    return method.apply(image, region, method.strength(face_width, minor, settings))
 
 
 def head_region(box_xyxy, width, height):
