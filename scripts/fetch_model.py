@@ -12,7 +12,7 @@ spec = snakemake.params.spec
 model_dir = Path(snakemake.output.manifest).parent
 try:
     manifest = fetch_pretrained(
-        snakemake.wildcards.family, spec["id"], spec["revision"], model_dir, spec.get("sha256")
+        snakemake.wildcards.family, spec["id"], spec["revision"], model_dir, spec["sha256"]
     )
 except ModelNotAvailable as error:  # the advice is the whole story (profiles show failed logs)
     log.error("%s", error)

@@ -6,7 +6,7 @@ import torch
 
 from photoprivacy.devices import pick_device
 from photoprivacy.joblog import log_to_file
-from photoprivacy.models.store import write_manifest
+from photoprivacy.models.store import read_manifest, write_manifest
 from photoprivacy.scene.train import train_scene_classifier
 
 log = log_to_file(snakemake.log[0])
@@ -19,10 +19,9 @@ stats = train_scene_classifier(
     device=pick_device(stage["device"]), preprocessing=stage["preprocessing"],
     max_pixels=snakemake.params.max_image_pixels,
 )
-base = stage["base"]  # a hub model's id and revision, or an offline random model's family, size and seed
-base_name = base["id"] if base["source"] == "hub" else f"random-{base['family']}-{base['size']}"
+base = read_manifest(Path(snakemake.input.base).parent)  # the pretrained (or offline random) classifier
 training = {key: stats[key] for key in ("steps", "final_loss", "class_names", "n_images", "n_rejected")}
-write_manifest(out_dir, "trained", f"fine-tuned {base_name}", None, extra={"training": training})
+write_manifest(out_dir, "trained", f"fine-tuned {base['id']}", None, extra={"training": training})
 log.info("preprocessing '%s' (squash resize, no crop): %s", stage["preprocessing"], stats["preprocessing"])
 log.info("trained on %d images of %d classes: final loss %.4f", stats["n_images"], len(stats["class_names"]),
          stats["final_loss"])

@@ -350,3 +350,17 @@ def test_wide_blur_runs_shrunk_and_stays_close_to_the_full_resolution_blur():
     # Below sigma 20 the blur is the exact full-resolution one.
     np.testing.assert_array_equal(gaussian_blur(image, region, sigma=19.0),
                                   _reference_gaussian_blur(image, region, 19.0))
+
+
+def test_chosen_method_settings_drop_only_what_other_methods_read():
+    from photoprivacy.render.methods import MASK_METHODS, chosen_method_settings
+
+    scenario1 = {"method": "random_mosaic", "components": ["persons"], "mosaic_half_sizes": [2, 7], "block_size": 9,
+                 "blur_kernel": 45, "blur_sigma": 15.0, "noise_sigma": 25.0, "clean_kernel": 5}
+    assert chosen_method_settings(MASK_METHODS, scenario1) == {
+        "method": "random_mosaic", "components": ["persons"], "mosaic_half_sizes": [2, 7], "clean_kernel": 5}
+    assert set(chosen_method_settings(MASK_METHODS, {**scenario1, "method": "blur"})) == {
+        "method", "components", "blur_kernel", "blur_sigma", "clean_kernel"}
+    minor = {"method": "pixelate", "block_size": 9, "blur_sigma": 15.0}
+    assert chosen_method_settings(REGION_METHODS, minor) == {"method": "pixelate", "block_size": 9}
+    assert chosen_method_settings(REGION_METHODS, {**minor, "method": "blur"}) == {"method": "blur", "blur_sigma": 15.0}

@@ -191,3 +191,14 @@ def test_a_head_region_never_covers_another_majors_new_face():
     assert [r["kind"] for r in regions] == ["head", "face"]
     assert regions[0]["region"] == [0, 0, 60, 60]  # overlaps the face box [45, 10, 75, 40]
     assert (out[10:40, 45:75] == 200).all()  # the generated face, not a mosaic of it
+
+
+def test_face_settings_keep_what_the_generator_needs():
+    from photoprivacy.render.scenario2 import face_settings
+
+    face = {"blend": "feather", "colour_match": True, "feather": 0.15, "fallback_block_size": 9,
+            "no_face": "protect_head"}
+    assert face_settings(face, "diffusion") == {"blend": "feather", "colour_match": True, "feather": 0.15,
+                                                "no_face": "protect_head"}
+    assert face_settings(face, "donor") == face_settings(face, "diffusion")
+    assert face_settings(face, "none") == {"fallback_block_size": 9, "no_face": "protect_head"}

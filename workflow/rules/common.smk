@@ -1,7 +1,6 @@
 # Shared vocabulary of the workflow: config validation, the image table,
 # shards, model locations and stage parameters. Helpers only, no rules.
 import functools
-import json
 import os
 import re
 import sys
@@ -13,8 +12,9 @@ from snakemake.utils import validate
 from photoprivacy import samples, sweeps
 from photoprivacy.errors import ConfigError, ModelNotAvailable
 from photoprivacy.language import spacy_model
-from photoprivacy.models.store import MANIFEST, VERIFY_ENV
-from photoprivacy.render.methods import MASK_METHODS, REGION_METHODS
+from photoprivacy.models.store import MANIFEST, VERIFY_ENV, listed_files
+from photoprivacy.render.methods import MASK_METHODS, REGION_METHODS, chosen_method_settings
+from photoprivacy.render.scenario2 import face_settings
 from photoprivacy.stages import STAGE_VERSIONS
 
 
@@ -166,12 +166,7 @@ os.environ[VERIFY_ENV] = config["models"]["verify"]
 def missing_model_files(folder):
     """Files that the manifest of model ``folder`` lists and the folder lacks (deleted by
     hand): a read of the manifest and a stat per file at planning."""
-    try:
-        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as handle:
-            listed = json.load(handle)["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return ()
-    return tuple(name for name in listed if not os.path.isfile(os.path.join(folder, name)))
+    return tuple(name for name in listed_files(folder) if not os.path.isfile(os.path.join(folder, name)))
 
 
 RESTORED_MODELS = set()  # families whose missing files rule all and rule protect ask for
@@ -300,16 +295,9 @@ def fakes_model_input(cfg):
     return []
 
 
-# Scenario 2 reads the keys of the chosen minor method, and either the face fitting keys (a
-# generator gives faces) or the fallback pixelation (fakes.generator none).
-REGION_METHOD_KEYS = {key for name in REGION_METHODS.names for key in REGION_METHODS[name].keys}
-FACE_FITTING_KEYS = {"blend", "colour_match", "feather"}
-
-
 def render_scenario2_params(cfg):
-    minor, generator = cfg["render"]["minor"], cfg["fakes"]["generator"]
-    chosen = REGION_METHODS[minor["method"]].keys
-    unused = {"fallback_block_size"} if generator != "none" else FACE_FITTING_KEYS
+    # Only the keys scenario 2 reads with the chosen minor method and face generator.
+    generator = cfg["fakes"]["generator"]
     return {
         "version": STAGE_VERSIONS["render_scenario2"],
         "variant": cfg["variant"],
@@ -317,8 +305,8 @@ def render_scenario2_params(cfg):
         "generator": generator,
         "max_image_pixels": cfg["execution"]["max_image_pixels"],
         "strength": cfg["render"]["strength"],
-        "minor": {key: value for key, value in minor.items() if key not in REGION_METHOD_KEYS or key in chosen},
-        "face": {key: value for key, value in cfg["render"]["face"].items() if key not in unused},
+        "minor": chosen_method_settings(REGION_METHODS, cfg["render"]["minor"]),
+        "face": face_settings(cfg["render"]["face"], generator),
     }
 
 
@@ -397,20 +385,14 @@ def masks_params(cfg):
     return {"version": STAGE_VERSIONS["masks"], **cfg["masks"]}
 
 
-# render.scenario1 keys that set one method's strength: only the chosen method's are params.
-MASK_METHOD_KEYS = {key for name in MASK_METHODS.names for key in MASK_METHODS[name].keys}
-
-
 def render_scenario1_params(cfg):
-    settings = cfg["render"]["scenario1"]
-    chosen = MASK_METHODS[settings["method"]].keys
     return {
         "version": STAGE_VERSIONS["render_scenario1"],
         "variant": cfg["variant"],
         "seed": cfg["seed"],
         "max_image_pixels": cfg["execution"]["max_image_pixels"],
         "strength": cfg["render"]["strength"],
-        **{key: value for key, value in settings.items() if key not in MASK_METHOD_KEYS or key in chosen},
+        **chosen_method_settings(MASK_METHODS, cfg["render"]["scenario1"]),
     }
 
 

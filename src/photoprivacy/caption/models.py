@@ -19,6 +19,7 @@ use_safetensors=True, attn_implementation="eager")``: eager attention is
 the implementation that returns attention weights.
 """
 
+import functools
 import itertools
 import json
 import string
@@ -74,7 +75,7 @@ class Captioner:
     device: torch.device
     model_info: dict = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def architecture(self):
         """What this kind of captioner does its own way (a registered ``CaptionerKind``)."""
         return CAPTIONERS[self.kind]()

@@ -27,9 +27,9 @@ def dependency(params, model_dir):
 @LANGUAGE_METHODS.register("bert_attention")
 def bert_attention(params, model_dir):
     from ..devices import pick_device
-    from .bert_attention import analyse_caption_bert, load_bert
+    from .bert_attention import CONFIG_KEYS, analyse_caption_bert, load_bert
 
     model, tokenizer = load_bert(model_dir, pick_device(params["device"]))
     _log.info("BERT on %s", next(model.parameters()).device)
-    rule = {"index_base": params["index_base"], "threshold": params["threshold"]}
+    rule = {key: params[key] for key in CONFIG_KEYS}  # language.bert
     return lambda caption: analyse_caption_bert(caption, model, tokenizer, rule)

@@ -141,7 +141,7 @@ def fetch_from_hub(model_id, revision, model_dir, required_files):
     manifest of the folder lists (one of them missing is downloaded again).
     """
     model_dir = Path(model_dir)
-    needed = list(dict.fromkeys([*required_files, *_listed_files(model_dir)]))
+    needed = list(dict.fromkeys([*required_files, *listed_files(model_dir)]))
     if not all((model_dir / name).is_file() for name in needed):
         try:
             from huggingface_hub import snapshot_download
@@ -159,7 +159,8 @@ def fetch_from_hub(model_id, revision, model_dir, required_files):
     return write_manifest(model_dir, "hub", model_id, revision)
 
 
-def _listed_files(model_dir):
+def listed_files(model_dir):
+    """The files the folder's manifest lists; none when it has no readable manifest."""
     try:
         return list(read_manifest(model_dir)["files"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -15,6 +15,15 @@ MASK_METHODS = Registry("scenario 1 obfuscation method", "render.scenario1.metho
 REGION_METHODS = Registry("person obfuscation method", "render.minor.method")
 
 
+def chosen_method_settings(registry, settings):
+    """``settings`` (render.scenario1 or render.minor) without the strength keys that only methods
+    other than the chosen ``settings["method"]`` read: what the render stage's params hold, so that
+    changing a key the chosen method ignores reruns nothing."""
+    chosen = registry[settings["method"]].keys
+    others = {key for name in registry.names for key in registry[name].keys} - set(chosen)
+    return {key: value for key, value in settings.items() if key not in others}
+
+
 class MaskMethod:
     """A scenario 1 method. Its ``strength`` is the one argument ``apply`` takes beyond the
     region: from the render.scenario1 keys as they are (``fixed_strength``, strength mode

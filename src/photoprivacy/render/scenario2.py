@@ -22,9 +22,18 @@ from .methods import REGION_METHODS
 from .obfuscate import pixelate_mean
 from .output import render_shard
 
+# render.face keys that fit a generated face into its box; with fakes.generator none the faces are
+# pixelated with fallback_block_size instead. The stage's params hold the keys that apply.
+FACE_FITTING_KEYS = ("blend", "colour_match", "feather")
 NO_GENERATOR_WARNING = "no face generator configured (fakes.generator: none): faces pixelated instead"
 NO_FACE_HEAD_NOTE = "no face found in the major person's box: the head region is obfuscated instead"
 NO_FACE_KEEP_NOTE = "no face found in the major person's box: left as it is (render.face.no_face: keep)"
+
+
+def face_settings(face, generator):
+    """render.face without the keys that do not apply to ``generator`` (fakes.generator)."""
+    unused = FACE_FITTING_KEYS if generator == "none" else ("fallback_block_size",)
+    return {key: value for key, value in face.items() if key not in unused}
 
 
 def _why(person):
@@ -91,7 +100,7 @@ def _replace_faces(out, faces, fakes, by_person, params, regions, warnings):
             out, changed, notes = fit_face(out, region, fakes[face["face"]], face_params["colour_match"],
                                            face_params["blend"], face_params["feather"])
             entry.update(method=f"replace:{params['generator']}", note=notes.get("fallback"), region=list(changed),
-                         parameters={key: face_params[key] for key in ("blend", "colour_match", "feather")})
+                         parameters={key: face_params[key] for key in FACE_FITTING_KEYS})
         regions.append(entry)
     return out
 
