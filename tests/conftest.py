@@ -66,6 +66,28 @@ def shared_photos():
 
 
 @pytest.fixture(scope="session")
+def photo_variants(shared_photos, tmp_path_factory):
+    """The shared photos as taken, cropped off-centre, and upscaled 2x and 3x (bicubic), saved as PNG:
+    a sequence of real photos of many sizes (the 3x copies have faces of a few hundred pixels)."""
+    import cv2
+
+    from photoprivacy.images import load_rgb
+
+    folder = tmp_path_factory.mktemp("photo_variants")
+    paths = []
+    for photo in shared_photos:
+        rgb = load_rgb(photo, MAX_PIXELS)
+        height, width = rgb.shape[:2]
+        variants = {"": rgb, "_crop": rgb[height // 4: height // 2 + 7, width // 3: width - 5],
+                    "_x2": cv2.resize(rgb, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
+                    "_x3": cv2.resize(rgb, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)}
+        for suffix, image in variants.items():
+            paths.append(folder / f"{photo.stem}{suffix}.png")
+            save_image(paths[-1], image)
+    return paths
+
+
+@pytest.fixture(scope="session")
 def offline_model_dir(tmp_path_factory):
     """``offline_model_dir(family)``: a tiny random model of ``family`` (models.families) saved with
     its manifest, as the offline profile builds it; each family is built once per session."""

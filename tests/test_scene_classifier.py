@@ -479,27 +479,16 @@ def test_classify_rejects_a_batch(tiny_classifier_dir, pixel_values):
 
 @pytest.mark.parametrize("method", ["gradient_rollout", "transformer_attribution"])
 def test_scene_stage_on_real_photos_of_many_sizes_matches_a_fresh_model(
-        tiny_classifier_dir, custom_classifier_dir, shared_photos, tmp_path, method):
+        tiny_classifier_dir, custom_classifier_dir, photo_variants, tmp_path, method):
     """One model over a sequence of real photos (as taken, cropped, upscaled 2x and 3x), in batches of 3,
     gives for each photo what a freshly loaded model gives for that photo alone."""
-    import cv2
-
-    names = []
-    for photo in shared_photos:
-        rgb = load_rgb(photo, MAX_PIXELS)
-        height, width = rgb.shape[:2]
-        variants = {"": rgb, "_crop": rgb[height // 4: height // 2 + 7, width // 3: width - 5],
-                    "_x2": cv2.resize(rgb, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
-                    "_x3": cv2.resize(rgb, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)}
-        for suffix, image in variants.items():
-            names.append(f"{photo.stem}{suffix}.png")
-            save_image(tmp_path / "in" / names[-1], image)
+    names = [path.name for path in photo_variants]
     for model_dir, mode in ((tiny_classifier_dir, "original"), (custom_classifier_dir, "model")):
         model, labels = load_scene_classifier(model_dir)
         preprocessing = scene_preprocessing(model, mode)
         items = make_items(tmp_path / mode, names)
         for item in items:
-            item["path"] = str(tmp_path / "in" / Path(item["path"]).name)
+            item["path"] = str(photo_variants[0].parent / Path(item["path"]).name)
         counts = run_scene_shard(items, model, labels, {"top_k": 2, "relevance": method}, {"id": "x"}, 10**9,
                                  batch_size=3, preprocessing=preprocessing)
         assert counts == {"images": len(names), "rejected": 0}
