@@ -3,16 +3,20 @@
 import numpy as np
 import pytest
 
+from photoprivacy.geometry import boxes_mask
 from photoprivacy.render import strength
-from photoprivacy.render.masking import feather, nearest_component_labels, obfuscate_components, obfuscate_masked
+from photoprivacy.render.masking import feather, obfuscate_masked
+from photoprivacy.render.scenario1 import render_scenario1
+from photoprivacy.render.zones import OTHER, Zone, plan_zones, zone_labels
+from photoprivacy.seeds import derived_seed
 
 RELATIVE = {"mode": "relative", "blocks_per_face": 6, "blur_per_face": 6, "face_per_person": 0.5}
 ORIGINAL = dict(RELATIVE, mode="original")
 
 
-def test_face_widths_of_regions():
-    assert strength.region_face_width((10, 20, 110, 320), 0.5) == 50.0  # shorter side 100
-    assert strength.face_region_width((0, 0, 80, 60)) == 60
+def test_face_widths_of_boxes_and_estimates():
+    assert strength.estimated_face_width((10, 20, 110, 320), 0.3) == pytest.approx(30.0)  # shorter side 100
+    assert strength.face_box_width((0, 0, 80, 60)) == 80  # a face's width, across it
 
 
 @pytest.mark.parametrize(("face_width", "expected"), [(30, 9), (54, 9), (55, 10), (186, 31), (300, 50)])
@@ -30,52 +34,90 @@ def test_blur_sigma_and_kernel():
     assert strength.blur_kernel(20.0, 45, 15.0) == 61  # 60 -> 61
 
 
-def test_random_mosaic_range_moves_up_until_its_smallest_patch_is_a_block():
-    assert strength.mosaic_half_sizes(24, (2, 7), RELATIVE) == (2, 7)  # smallest patch 5 px >= ceil(24 / 6) = 4
-    assert strength.mosaic_half_sizes(40, (2, 7), RELATIVE) == (3, 8)  # block 7 -> half 3
-    assert strength.mosaic_half_sizes(120, (2, 7), RELATIVE) == (10, 15)  # block 20 -> half ceil(19 / 2) = 10
-    assert strength.mosaic_half_sizes(300, (2, 7), RELATIVE) == (25, 30)  # block 50 -> 25
+def test_random_mosaic_patches_stay_within_one_step_of_the_block():
+    assert strength.mosaic_half_sizes(24, (2, 7), RELATIVE) == (2, 3)  # the floor: smallest patch 5 px
+    assert strength.mosaic_half_sizes(40, (2, 7), RELATIVE) == (2, 4)  # block 7 -> half 3; sides 5-9
+    assert strength.mosaic_half_sizes(120, (2, 7), RELATIVE) == (9, 11)  # block 20 -> round(9.5) = 10
+    assert strength.mosaic_half_sizes(300, (2, 7), RELATIVE) == (23, 25)  # block 50 -> round(24.5) = 24
     assert strength.mosaic_half_sizes(300, (2, 7), ORIGINAL) == (2, 7)
 
 
-def test_nearest_component_labels_split_the_band_between_components():
-    mask = np.zeros((10, 20), bool)
-    mask[2:8, 1:5] = True
-    mask[2:8, 14:19] = True
-    labels, boxes = nearest_component_labels(mask)
-    assert boxes == [(1, 2, 5, 8), (14, 2, 19, 8)]
-    assert (labels[:, :9] == 1).all() and (labels[:, 10:] == 2).all()
-    assert nearest_component_labels(np.zeros((3, 3), bool))[1] == []
+def test_zones_are_planned_per_person_and_face_in_painting_order():
+    persons = [(0, [0, 0, 100, 300]), (1, [90, 50, 150, 250]), (2, [200, 0, 310, 300])]
+    faces = [(0, [30, 10, 60, 45]),  # person 0's own face: centred in its head region (top 100 px)
+             (1, [31, 11, 61, 45]),  # the same face found again from person 1's box: dropped
+             (2, [230, 200, 270, 240])]  # low in person 2's box: not its own face, still a face zone
+    zones = plan_zones(persons, faces, 320, 300, 0.3)
+    assert zones[0] == OTHER
+    assert zones[1:] == [
+        Zone("person", 2, (200, 0, 310, 300), pytest.approx(33.0), "person_box"),  # 0.3 x 110
+        Zone("person", 0, (0, 0, 100, 300), 30, "face"),
+        Zone("person", 1, (90, 50, 150, 250), pytest.approx(18.0), "person_box"),  # 0.3 x 60: finer, painted later
+        Zone("head", 2, (200, 0, 310, 110), pytest.approx(33.0), "person_box"),
+        Zone("head", 1, (90, 50, 150, 110), pytest.approx(18.0), "person_box"),
+        Zone("face", 2, (230, 200, 270, 240), 40, "face"),
+        Zone("face", 0, (30, 10, 60, 45), 30, "face"),
+    ]
+    labels = zone_labels(zones, 300, 320)
+    assert labels[20, 40] == 7 and labels[150, 95] == 3 and labels[150, 5] == 2 and labels[0, 310] == 0
 
 
-def params(method, mode):
-    return {"method": method, "feather_sigma": 0.0, "mosaic_half_sizes": [2, 7], "block_size": 9, "blur_kernel": 45,
-            "blur_sigma": 15.0, "noise_sigma": 25.0, "strength": dict(RELATIVE, mode=mode)}
+def people_records(persons, faces):
+    """A persons record and its faces record (every face a minor's: scenario 1 ignores roles)."""
+    return ({"persons": [{"person": i, "box_xyxy": box, "role": "minor"} for i, box in enumerate(persons)]},
+            {"faces": [], "minor_faces": [{"person": p, "box_xyxy": box, "score": 0.9} for p, box in faces]})
 
 
-def test_each_component_gets_the_block_size_its_size_needs():
+def render_params(method, mode="relative"):
+    return {"components": ["persons", "objects"], "method": method, "clean_kernel": 1, "feather_sigma": 0.0,
+            "mosaic_half_sizes": [2, 7], "block_size": 9, "blur_kernel": 45, "blur_sigma": 15.0, "noise_sigma": 25.0,
+            "resize": None, "seed": 0, "strength": dict(RELATIVE, face_per_person=0.3, mode=mode)}
+
+
+def scenario1(image, persons_mask, objects_mask, people, params):
+    masks = {"persons": persons_mask, "objects": objects_mask}
+    record = {"components": {name: {"source": {}, "note": None} for name in masks}}
+    return render_scenario1(image, masks, record, people, params, "x")
+
+
+def test_two_persons_whose_masks_touch_each_get_their_own_block_size():
+    # One connected mask over both persons: sized as one component, both got 15 px blocks (0.5 x 180 / 6).
     image = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
-    mask = np.zeros((200, 300), bool)
-    mask[10:40, 10:40] = True  # 30 px: a face of at most 15 px -> the 9 px floor
-    mask[50:190, 100:280] = True  # 140 px: a face of at most 70 px -> 12 px blocks
-    out, used = obfuscate_components(image, mask, mask.astype(np.float32), params("pixelate", "relative"), seed=0)
-    assert [c["block_size"] for c in used["components"]] == [9, 12]
-    assert [c["component_box"] for c in used["components"]] == [[10, 10, 40, 40], [100, 50, 280, 190]]
-    block = out[50:62, 100:112].reshape(-1, 3)
-    assert (block == block[0]).all()  # one 12 px block, one colour
+    boxes = [[10, 10, 110, 190], [110, 20, 290, 190]]
+    mask = boxes_mask(boxes, 200, 300)
+    people = people_records(boxes, [(0, [30, 15, 102, 87]), (1, [150, 25, 240, 115])])
+    out, _, zones, _ = scenario1(image, mask, np.zeros_like(mask), people, render_params("pixelate"))
+    assert [(z["kind"], z["person"], z["face_width"], z["block"], z["blocks_across"]) for z in zones] == [
+        ("person", 1, 90, 15, 6.0), ("person", 0, 72, 12, 6.0), ("face", 1, 90, 15, 6.0), ("face", 0, 72, 12, 6.0)]
+    body = out[106:118, 10:22].reshape(-1, 3)  # a 12 px block of person 0, aligned to its box (10 + 8 x 12)
+    assert (body == body[0]).all() and not (out[106:119, 10:22].reshape(-1, 3) == body[0]).all()
+    body = out[125:140, 110:125].reshape(-1, 3)  # a 15 px block of person 1 (its box starts at y 20)
+    assert (body == body[0]).all()
     np.testing.assert_array_equal(out[~mask], image[~mask])
 
 
-@pytest.mark.parametrize("feather_sigma", [0.0, 2.0])
+def test_mask_parts_away_from_persons_keep_the_fixed_sizes():
+    image = np.random.default_rng(2).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    objects = np.zeros((200, 300), bool)
+    objects[10:190, 100:290] = True  # a large object: merged or not, it sets no face's block
+    people = people_records([[0, 0, 60, 150]], [])
+    out, _, zones, _ = scenario1(image, np.zeros_like(objects), objects, people, render_params("pixelate"))
+    assert [(z["kind"], z["block"], z["face_width"], z["blocks_across"]) for z in zones] == [("other", 9, None, None)]
+    assert zones[0]["box_xyxy"] == [100, 10, 290, 190]
+
+
 @pytest.mark.parametrize("method", ["random_mosaic", "pixelate", "blur"])
-def test_one_small_component_at_the_floor_equals_the_original_pass(method, feather_sigma):
-    # Under the floor the relative sizes are the fixed ones; one component is one pass over its box.
-    image = np.random.default_rng(1).integers(0, 256, (60, 60, 3), dtype=np.uint8)
-    mask = np.zeros((60, 60), bool)
-    mask[10:40, 12:42] = True
-    alpha = feather(mask, feather_sigma)
-    relative_params = dict(params(method, "relative"), feather_sigma=feather_sigma)
-    relative, _ = obfuscate_components(image, mask, alpha, relative_params, seed=5)
-    strength_argument = {"random_mosaic": (2, 7), "pixelate": 9, "blur": (45, 15.0)}[method]
-    original, _ = obfuscate_masked(image, alpha, method, 5, strength_argument)
-    np.testing.assert_array_equal(relative, original)
+def test_original_mode_is_one_pass_of_the_fixed_sizes_and_logs_the_zones(method):
+    image = np.random.default_rng(1).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    boxes = [[10, 10, 150, 150]]
+    mask = boxes_mask(boxes, 160, 160)
+    alpha = feather(mask, 0.0)
+    people = people_records(boxes, [(0, [50, 20, 110, 80])])
+    out, _, zones, _ = scenario1(image, mask, np.zeros_like(mask), people, render_params(method, "original"))
+    fixed = {"random_mosaic": (2, 7), "pixelate": 9, "blur": (45, 15.0)}[method]
+    seed = derived_seed(0, "x", "scenario1")
+    np.testing.assert_array_equal(out, obfuscate_masked(image, alpha, method, seed, fixed)[0])
+    assert [(z["kind"], z["face_width"]) for z in zones] == [("person", 60), ("face", 60)]
+    block, sigma = zones[0]["block"], zones[0]["sigma"]
+    assert (block or sigma) == {"pixelate": 9, "blur": 15.0}.get(method, block) and zones[0]["blocks_across"] == round(
+        60 / (block or sigma), 3)

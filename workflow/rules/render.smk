@@ -41,9 +41,12 @@ for variant, cfg in VARIANTS.items():
                 "../../scripts/render_scenario2.py"
 
 
-# Scenario 1: the union of the enabled mask components hidden by the chosen method.
+# Scenario 1: the union of the enabled mask components hidden by the chosen method, each
+# person's pixels at the strength of its face (the persons and faces stages find them).
 for variant, cfg in VARIANTS.items():
     masks_outputs = {key: scoped(pattern, STAGE_GROUPS["masks"][variant]) for key, pattern in MASKS_OUTPUTS.items()}
+    persons_pattern = scoped(PERSONS_OUTPUT, STAGE_GROUPS["persons"][variant])
+    faces_pattern = scoped(FACES_OUTPUT, STAGE_GROUPS["faces"][variant])
     for shard in SHARDS:
 
         rule:
@@ -52,6 +55,8 @@ for variant, cfg in VARIANTS.items():
             input:
                 images=shard_index("images", shard),
                 masks=scoped(shard_index("masks", shard), STAGE_GROUPS["masks"][variant]),
+                persons=scoped(shard_index("persons", shard), STAGE_GROUPS["persons"][variant]),
+                faces=scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][variant]),
             output:
                 **shard_job_outputs(
                     shard_index("render_scenario1", shard, variant),
@@ -67,6 +72,8 @@ for variant, cfg in VARIANTS.items():
                 files={
                     "masks_npz": masks_outputs["npz"],
                     "masks_json": masks_outputs["json"],
+                    "persons_json": persons_pattern,
+                    "faces_json": faces_pattern,
                     "png": final_output("scenario1", "png", variant),
                     "decisions": final_output("scenario1", "decisions", variant),
                 },

@@ -100,30 +100,35 @@ NO_FACE_NOTE = "no face found in the major person's box"
 
 
 def faces_of_persons(image, persons, detector):
-    """Faces found inside each major person's box, in image pixels (clipped to the image).
+    """Faces found inside each person's box, in image pixels (clipped to the image).
 
-    Returns (faces, notes): a face is a dict with its box, score and person;
-    notes say which major persons could not be searched or had no face, and why.
+    Returns (faces, minor_faces, notes): a face is a dict with its box, score and
+    person. ``faces`` are the major persons' (to be replaced; ``face`` numbers
+    them); ``minor_faces`` the minor persons', which size their obfuscation.
+    Notes say which major persons could not be searched or had no face, and why.
     """
     height, width = image.shape[:2]
-    faces, notes = [], []
+    faces, minor_faces, notes = [], [], []
     for person in persons:
-        if person["role"] != "major":
-            continue
+        major = person["role"] == "major"
         region = box_to_region(person["box_xyxy"], width, height)
         if region is None:
-            notes.append({"person": person["person"], "note": "person box has no area inside the image"})
+            if major:
+                notes.append({"person": person["person"], "note": "person box has no area inside the image"})
             continue
         x0, y0, x1, y1 = region
         found = 0
         for box, score in detector(image[y0:y1, x0:x1]):
-            shifted = [box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0]
-            clipped = box_to_region(shifted, width, height)
+            clipped = box_to_region([box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0], width, height)
             if clipped is None:
                 continue
             found += 1
-            faces.append({"face": len(faces), "person": person["person"], "box_xyxy": list(clipped),
-                          "score": None if score is None else round(score, 6)})
-        if not found:
+            face = {"person": person["person"], "box_xyxy": list(clipped),
+                    "score": None if score is None else round(score, 6)}
+            if major:
+                faces.append({"face": len(faces), **face})
+            else:
+                minor_faces.append(face)
+        if major and not found:
             notes.append({"person": person["person"], "note": NO_FACE_NOTE})
-    return faces, notes
+    return faces, minor_faces, notes

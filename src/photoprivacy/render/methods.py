@@ -7,6 +7,8 @@ set its strength, how relative strength scales it, and how far it reads outside
 its region.
 """
 
+import math
+
 from ..registry import Registry
 from . import strength as strengths
 from .obfuscate import gaussian_blur, gaussian_noise, mosaic_top_left, pixelate_mean, random_offset_mosaic
@@ -47,6 +49,11 @@ class MaskMethod:
         """How far outside its region the method reads pixels."""
         return 0
 
+    def resolution(self, parameters):
+        """(block side, blur sigma) in px from the parameters ``apply`` logged: what sets how many
+        blocks (or sigmas) cross a face; (None, None) where neither does."""
+        return None, None
+
 
 @MASK_METHODS.register("random_mosaic")
 class RandomMosaic(MaskMethod):
@@ -67,6 +74,9 @@ class RandomMosaic(MaskMethod):
     def reach(self, strength):
         return 2 * strength[1]  # the source pixel's offset from a patch centre
 
+    def resolution(self, parameters):
+        return 2 * parameters["half_size"] + 1, None  # the side of the patches drawn
+
 
 @MASK_METHODS.register("pixelate")
 class Pixelate(MaskMethod):
@@ -80,6 +90,9 @@ class Pixelate(MaskMethod):
 
     def apply(self, image, region, rng, strength):
         return pixelate_mean(image, region, int(strength)), {"block_size": int(strength)}
+
+    def resolution(self, parameters):
+        return parameters["block_size"], None
 
 
 @MASK_METHODS.register("blur")
@@ -100,6 +113,9 @@ class Blur(MaskMethod):
     def reach(self, strength):
         return strength[0] // 2  # half the kernel
 
+    def resolution(self, parameters):
+        return None, parameters["sigma"]
+
 
 @MASK_METHODS.register("noise")
 class Noise(MaskMethod):
@@ -118,6 +134,7 @@ class RegionMethod:
     ``keys``) is scaled to the face the region may hold."""
 
     keys = ()  # the render.minor keys its strength is made of (the stage's params hold only the chosen ones)
+    logged_as = "block_size"  # the name of its strength in the decision log
 
     def strength(self, face_width, minor, settings):
         """From render.minor and render.strength (``settings``), for a region that may hold a face this wide."""
@@ -126,6 +143,14 @@ class RegionMethod:
     def apply(self, image, region, strength):
         """(image with ``region`` hidden, the parameters used, for the decision log)."""
         raise NotImplementedError
+
+    def reach(self, strength):
+        """How far outside its region the method reads pixels."""
+        return 0
+
+    def resolution(self, parameters):
+        """(block side, blur sigma) in px, as ``MaskMethod.resolution``."""
+        return parameters.get("block_size"), parameters.get("sigma")
 
 
 @REGION_METHODS.register("mosaic")
@@ -138,7 +163,7 @@ class Mosaic(RegionMethod):
         return strengths.block_size(face_width, minor["block_size"], settings)
 
     def apply(self, image, region, strength):
-        return mosaic_top_left(image, region, strength), {"block_size": strength}
+        return mosaic_top_left(image, region, strength), {self.logged_as: strength}
 
 
 @REGION_METHODS.register("pixelate")
@@ -146,15 +171,19 @@ class PixelateRegion(Mosaic):
     """Blocks take their mean colour."""
 
     def apply(self, image, region, strength):
-        return pixelate_mean(image, region, strength), {"block_size": strength}
+        return pixelate_mean(image, region, strength), {self.logged_as: strength}
 
 
 @REGION_METHODS.register("blur")
 class BlurRegion(RegionMethod):
     keys = ("blur_sigma",)
+    logged_as = "sigma"
 
     def strength(self, face_width, minor, settings):
         return strengths.blur_sigma(face_width, minor["blur_sigma"], settings)
 
     def apply(self, image, region, strength):
-        return gaussian_blur(image, region, strength), {"sigma": strength}
+        return gaussian_blur(image, region, strength), {self.logged_as: strength}
+
+    def reach(self, strength):
+        return math.ceil(3 * strength)  # half of gaussian_blur's default kernel

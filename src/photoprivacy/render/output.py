@@ -9,18 +9,18 @@ from ..images import load_rgb
 from ..records import image_record
 from ..stages import STAGE_VERSIONS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: strength_zones
 
 # A rejected image has no pixels to protect; a 1x1 black PNG keeps the DAG
 # static and its decision log (status: rejected) and results/summary/rejected.tsv say why.
 PLACEHOLDER = np.zeros((1, 1, 3), np.uint8)
 
 
-def decision_log(scenario, image_id, status, reason, params, regions, warnings):
+def decision_log(scenario, image_id, status, reason, params, regions, strength_zones, warnings):
     stage = f"render_{scenario}"
     return image_record(SCHEMA_VERSION, image_id, status, reason, provenance(stage, STAGE_VERSIONS[stage], params),
                         scenario=scenario, variant=params["variant"], seed=params["seed"], regions=regions,
-                        warnings=warnings)
+                        strength_zones=strength_zones, warnings=warnings)
 
 
 def png_bytes(image):
@@ -37,7 +37,7 @@ def render_shard(items, scenario, params, max_pixels, upstream, render):
 
     ``upstream(item) -> (image_id, status, reason, context)`` reads the
     item's upstream artifacts; ``render(image, item, context) -> (image,
-    regions, warnings)`` protects a decoded photo. Rejected images get the
+    regions, strength zones, warnings)`` protects a decoded photo. Rejected images get the
     placeholder and a log that says why.
     """
     counts = {"images": 0, "regions": 0, "rejected": 0}
@@ -51,12 +51,13 @@ def render_shard(items, scenario, params, max_pixels, upstream, render):
                 status, reason = "rejected", rejected.reason
         if image is None:
             write_bytes_atomic(item["png"], png_bytes(PLACEHOLDER))
-            write_json(item["decisions"], decision_log(scenario, image_id, status, reason, params, [], []))
+            write_json(item["decisions"], decision_log(scenario, image_id, status, reason, params, [], [], []))
             counts["rejected"] += 1
             continue
-        protected, regions, warnings = render(image, item, context)
+        protected, regions, zones, warnings = render(image, item, context)
         write_bytes_atomic(item["png"], png_bytes(protected))
-        write_json(item["decisions"], decision_log(scenario, image_id, status, reason, params, regions, warnings))
+        log = decision_log(scenario, image_id, status, reason, params, regions, zones, warnings)
+        write_json(item["decisions"], log)
         counts["images"] += 1
         counts["regions"] += len(regions)
     return counts

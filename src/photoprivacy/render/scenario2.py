@@ -5,7 +5,7 @@ boxes overlap. A major person whose face was not found gets the minor
 persons' method on the head region (the top of the box, as tall as the box
 is wide), so no face of a major person stays as it was; ``no_face: keep`` is
 the original behaviour (the face stays, the log says so). Obfuscation
-strength scales with the size of the box (render/strength.py). Every change
+strength follows the face each pixel hides (render/zones.py). Every change
 is a region in the decision log: its box, the person it belongs to, why
 (role and scores), the method, its parameters and the seed. Pixels outside
 all regions are never touched (a replaced face's feather reaches a few
@@ -16,11 +16,12 @@ import numpy as np
 
 from ..artifacts import read_json
 from ..faces.blend import fit_face
-from ..geometry import box_to_region
+from ..geometry import box_to_region, boxes_mask
 from . import strength
 from .methods import REGION_METHODS
 from .obfuscate import pixelate_mean
 from .output import render_shard
+from .zones import FACE_SOURCE, Zone, head_region, hide_zones, zone_record, zones_of_records
 
 # render.face keys that fit a generated face into its box; with fakes.generator none the faces are
 # pixelated with fallback_block_size instead. The stage's params hold the keys that apply.
@@ -41,24 +42,10 @@ def _why(person):
     return {key: person[key] for key in keys}
 
 
-def obfuscate_person_region(image, region, params):
-    """The minor persons' method on a person box or head region, at the strength its size needs."""
-    minor, settings = params["minor"], params["strength"]
-    method = REGION_METHODS[minor["method"]]()
-    face_width = strength.region_face_width(region, settings["face_per_person"])
-    return method.apply(image, region, method.strength(face_width, minor, settings))
-
-
-def head_region(box_xyxy, width, height):
-    """The top of a person box, as tall as the box is wide (at most the whole box), clipped."""
-    x0, y0, x1, y1 = box_xyxy
-    return box_to_region([x0, y0, x1, min(y1, y0 + abs(x1 - x0))], width, height)
-
-
 def render_scenario2(image, persons, faces, fakes, params):
-    """Return (protected image, regions, warnings)."""
+    """Return (protected image, regions, strength zones, warnings)."""
     height, width = image.shape[:2]
-    out, regions, warnings = image, [], []
+    regions, warnings = [], []
     by_person = {p["person"]: p for p in persons["persons"]}
     for person in persons["persons"]:
         if person["role"] != "minor":
@@ -69,16 +56,40 @@ def render_scenario2(image, persons, faces, fakes, params):
                  "method": params["minor"]["method"], "parameters": None, "seed": params["seed"], "note": None}
         if region is None:
             entry.update(method=None, note="box has no area inside the image: nothing to hide")
-        else:
-            out, entry["parameters"] = obfuscate_person_region(out, region, params)
         regions.append(entry)
     # Heads before faces, like minors: a head region never covers another major's new face.
-    out = _protect_heads_without_faces(out, persons, faces, params, regions)
-    out = _replace_faces(out, faces, fakes, by_person, params, regions, warnings)
-    return out, regions, warnings
+    regions += _heads_without_faces(persons, faces, params, width, height)
+    out, zone_log = _hide_persons(image, persons, faces, regions, params)
+    out = _replace_faces(out, faces, fakes, by_person, params, regions, zone_log, warnings)
+    return out, regions, zone_log, warnings
 
 
-def _replace_faces(out, faces, fakes, by_person, params, regions, warnings):
+def _hide_persons(image, persons, faces, regions, params):
+    """Obfuscate the regions of minors and of heads to protect, each pixel at the strength of the
+    face it hides; each region's parameters are its own zone's (its person's body or head)."""
+    height, width = image.shape[:2]
+    minor, settings = params["minor"], params["strength"]
+    method = REGION_METHODS[minor["method"]]()
+    zones = zones_of_records(persons, faces, width, height, settings["face_per_person"])
+    hidden = [r for r in regions if r["method"] is not None]
+    area = boxes_mask([r["region"] for r in hidden], height, width)
+
+    def strength_of(zone):
+        return method.strength(zone.face_width, minor, settings)
+
+    out, used = hide_zones(image, area, zones, strength_of, lambda crop, region, s: method.apply(crop, region, s),
+                           method.reach)
+    own = {(zone.kind, zone.person): zone for zone in zones}
+    for entry in hidden:  # a minor's box is its person zone; a major without a face has a head zone
+        zone = own[(entry["kind"], entry["person"])]
+        entry["parameters"] = {method.logged_as: strength_of(zone), "face_width": round(float(zone.face_width), 2),
+                               "width_source": zone.width_source}
+    zone_log = [zone_record(zone, region, minor["method"], parameters, method.resolution(parameters))
+                for zone, region, parameters in used]
+    return out, zone_log
+
+
+def _replace_faces(out, faces, fakes, by_person, params, regions, zone_log, warnings):
     height, width = out.shape[:2]
     face_params = params["face"]
     no_generator = params["generator"] == "none"
@@ -92,10 +103,12 @@ def _replace_faces(out, faces, fakes, by_person, params, regions, warnings):
         if region is None:
             entry["note"] = "face box has no area inside the image"
         elif no_generator:
-            block = strength.block_size(strength.face_region_width(region), face_params["fallback_block_size"],
-                                        params["strength"])
+            width = strength.face_box_width(region)
+            block = strength.block_size(width, face_params["fallback_block_size"], params["strength"])
             out = pixelate_mean(out, region, block)
             entry.update(method="pixelate", parameters={"block_size": block}, note=NO_GENERATOR_WARNING)
+            zone = Zone("face", face["person"], region, width, FACE_SOURCE)
+            zone_log.append(zone_record(zone, region, "pixelate", entry["parameters"], (block, None)))
         else:
             out, changed, notes = fit_face(out, region, fakes[face["face"]], face_params["colour_match"],
                                            face_params["blend"], face_params["feather"])
@@ -105,26 +118,24 @@ def _replace_faces(out, faces, fakes, by_person, params, regions, warnings):
     return out
 
 
-def _protect_heads_without_faces(out, persons, faces, params, regions):
-    """Majors whose box gave no face: their head region gets the minor method (or is kept, and logged)."""
-    height, width = out.shape[:2]
+def _heads_without_faces(persons, faces, params, width, height):
+    """Region entries of the majors whose box gave no face: their head region is obfuscated
+    (the minor method) or, with render.face.no_face: keep, kept and logged."""
     with_face = {face["person"] for face in faces["faces"]}
+    entries = []
     for person in persons["persons"]:
         if person["role"] != "major" or person["person"] in with_face:
             continue
         region = head_region(person["box_xyxy"], width, height)
         if region is None:
             continue  # the faces stage noted that the box has no area inside the image
-        entry = {"kind": "head", "person": person["person"], "box_xyxy": person["box_xyxy"], "region": list(region),
+        entry = {"kind": "head", "person": person["person"], "box_xyxy": person["box_xyxy"], "region": None,
                  "why": _why(person), "method": None, "parameters": None, "seed": params["seed"],
                  "note": NO_FACE_KEEP_NOTE}
         if params["face"]["no_face"] == "protect_head":
-            out, entry["parameters"] = obfuscate_person_region(out, region, params)
-            entry.update(method=params["minor"]["method"], note=NO_FACE_HEAD_NOTE)
-        else:
-            entry["region"] = None  # nothing changed
-        regions.append(entry)
-    return out
+            entry.update(region=list(region), method=params["minor"]["method"], note=NO_FACE_HEAD_NOTE)
+        entries.append(entry)
+    return entries
 
 
 def run_render_shard(items, params, max_pixels):

@@ -1,39 +1,35 @@
-"""How strong an obfuscation must be for what it hides.
+"""How strong an obfuscation must be for the face it hides.
 
-A fixed 9 px mosaic that hides a 40 px face leaves a 200 px face
-recognisable, so by default (``mode: relative``) block sizes, blur sigmas
-and random-mosaic patch sizes grow with the face they hide:
-
-- a face region's face is its own shorter side;
-- a person box, a head region or a scenario 1 mask component holds a face
-  of about ``face_per_person`` x its shorter side (the largest face such a
-  box can plausibly hold, so the estimate errs on the strong side).
+By default (``mode: relative``) block sizes, blur sigmas and random-mosaic
+patches follow the width of the face they hide (render/zones.py says which
+face that is for each pixel): about ``blocks_per_face`` blocks across it, or a
+blur sigma of its width / ``blur_per_face``. A face found inside a person's box
+gives its own width; a person without a found face is estimated at
+``face_per_person`` x the shorter side of its box, the median a real face
+takes of a standing person's box (README, "Protection strength").
 
 The fixed sizes of the configuration (the original's 9 px blocks, sigma 15,
-half-sizes 2-7) are the floor: relative strength is never weaker than them.
-``mode: original`` uses the fixed sizes alone, to regenerate published numbers.
-The ratios were chosen by measurement (README, "Protection strength").
+half-sizes 2-7) are the floor, and what parts of a mask away from every person
+get. ``mode: original`` uses the fixed sizes alone, to regenerate published numbers.
 """
 
 import math
 
-STRENGTH_MODES = ("relative", "original")
 
-
-def region_face_width(region, face_per_person):
-    """The face width (px) a person box, head region or mask component of ``region`` may hold."""
-    x0, y0, x1, y1 = region
+def estimated_face_width(box, face_per_person):
+    """The face width (px) of a person whose face was not found: ``face_per_person`` x its box's shorter side."""
+    x0, y0, x1, y1 = box
     return face_per_person * min(x1 - x0, y1 - y0)
 
 
-def face_region_width(region):
-    """The face width (px) of a face box: its shorter side."""
-    x0, y0, x1, y1 = region
-    return min(x1 - x0, y1 - y0)
+def face_box_width(box):
+    """The width (px) of a found face: its box's width."""
+    return box[2] - box[0]
 
 
 def block_size(face_width, base, strength):
-    """Mosaic / pixelate block side: at most ``blocks_per_face`` blocks across the face, at least ``base``."""
+    """Mosaic / pixelate block side: about ``blocks_per_face`` blocks across the face (rounded
+    up, so never more blocks), at least ``base``."""
     if strength["mode"] == "original":
         return base
     return max(base, math.ceil(face_width / strength["blocks_per_face"]))
@@ -55,11 +51,11 @@ def blur_kernel(sigma, base_kernel, base_sigma):
 
 
 def mosaic_half_sizes(face_width, base, strength):
-    """Random mosaic half-size range: the configured range moved up until its smallest
-    patch (side 2k + 1) is as large as a relative block."""
+    """Random mosaic half-size range for a face: patch sides (2k + 1) within one step of the
+    relative block, so the face gets about ``blocks_per_face`` patches across whatever k is
+    drawn. The configured range's smallest patch is the floor."""
     low, high = base
     if strength["mode"] == "original":
         return (low, high)
-    side = block_size(face_width, 2 * low + 1, strength)
-    shift = max(0, math.ceil((side - 1) / 2) - low)
-    return (low + shift, high + shift)
+    half = max(low, round((block_size(face_width, 2 * low + 1, strength) - 1) / 2))
+    return (max(low, half - 1), half + 1)
