@@ -14,8 +14,8 @@ from photoprivacy.caption.models import load_captioner
 from photoprivacy.caption.word_attention import caption_texts
 from photoprivacy.detection.detectors import OBJECT_DETECTORS
 from photoprivacy.evaluate.identity import FaceRecogniser
-from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
-from photoprivacy.evaluate.tables import ROW_COLUMNS
+from photoprivacy.evaluate.stage import Evaluators, evaluate_shard
+from photoprivacy.evaluate.tables import ROW_COLUMNS, face_frame, write_faces
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.joblog import log_to_file
 from photoprivacy.shard_index import shard_items
@@ -40,5 +40,6 @@ if "captioner" in stage:
                                            num_beams=captioner_settings["num_beams"])
 log.info("evaluating %s of variant %s: persons re-detected: %s, recaptioned: %s", stage["scenario"],
          stage["variant"], evaluators.persons is not None, evaluators.caption is not None)
-rows = run_evaluate_shard(items, stage, evaluators, stage["batch_size"], stage["max_image_pixels"])
+rows, faces = evaluate_shard(items, stage, evaluators, stage["batch_size"], stage["max_image_pixels"])
 write_bytes_atomic(snakemake.output.table, pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False).encode())
+write_faces(face_frame(faces), snakemake.output.faces)

@@ -6,12 +6,14 @@ from types import SimpleNamespace
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
-from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
+from photoprivacy.evaluate.stage import Evaluators, evaluate_shard, run_evaluate_shard
+from photoprivacy.evaluate.tables import FACE_COLUMNS, face_frame, read_faces, write_faces
 
-from conftest import REPO
+from conftest import REPO, gradient_image
 
 SETTINGS = {"face_threshold": 0.5, "iou": 0.5, "person_coverage": 0.5, "redetect_persons": True, "recaption": True}
 MINOR = [10, 10, 30, 40]  # x0, y0, x1, y1: 20 x 30 pixels
@@ -84,6 +86,91 @@ def test_scenario2_row(tmp_path):
     assert 0 < row["ssim_outside"] < 1  # windows at the regions' edges see the change
 
 
+def test_scenario2_face_rows_without_identity_or_strength_zones(tmp_path):
+    original = np.full((60, 80, 3), 100, np.uint8)
+    item = fixture_files(tmp_path, original, original.copy(), scenario2_decisions())
+    [row], [face] = evaluate_shard([item], params("scenario2"), stand_ins(original), 4, 10**8)
+    descriptors = [face.pop(column) for column in ("original_descriptor", "protected_descriptor", "erased_descriptor")]
+    blocks, identity, erased = face.pop("blocks_across"), face.pop("identity_distance"), face.pop("erased_distance")
+    assert face == {"variant": "v", "scenario": "scenario2", "image_id": "photo", "face": 0, "x0": 12.0, "y0": 12.0,
+                    "x1": 20.0, "y1": 20.0, "width": 8.0, "protection": "obfuscated", "checked": False}
+    # No recogniser: nothing checked; a decision log without strength_zones: no blocks across.
+    assert math.isnan(blocks) and math.isnan(identity) and math.isnan(erased) and descriptors == [[], [], []]
+    assert row["faces_checked"] is None
+
+
+class StandInRecogniser:
+    """dlib's interface; a face's "descriptor" is its box's per-channel mean and standard deviation (/255),
+    tiled to 128 values, so a flat patch of the mean colour keeps the mean and loses the rest."""
+
+    @staticmethod
+    def is_measurable(rgb, box):
+        return True
+
+    @staticmethod
+    def descriptors(rgb, boxes):
+        vectors = []
+        for box in boxes:
+            x0, y0, x1, y1 = (round(v) for v in box)
+            pixels = rgb[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64) / 255
+            vectors.append(np.tile(np.concatenate([pixels.mean(axis=0), pixels.std(axis=0)]), 22)[:128])
+        return np.array(vectors).reshape(len(boxes), 128)
+
+
+CHECKED_FACE, SMALL_FACE, REPLACED_FACE = [20, 30, 80, 90], [90, 100, 110, 120], [160, 30, 220, 90]
+
+
+def test_face_rows_hold_descriptors_control_and_blocks_across(tmp_path):
+    original = gradient_image(160, 240, seed=3)
+    protected = original.copy()
+    protected[0:160, 0:120] = 200  # the minor, obfuscated
+    protected[20:100, 150:230] = 50  # a major's face, replaced
+    decisions = {"status": "ok", "reason": None, "regions": [
+        {"kind": "person", "region": [0, 0, 120, 160], "method": "mosaic"},
+        {"kind": "face", "region": [150, 20, 230, 100], "method": "replace:diffusion"}],
+        "strength_zones": [  # painting order: the face zone over the person zone
+            {"kind": "person", "person": 0, "box_xyxy": [0, 0, 120, 160], "block": 12, "sigma": None},
+            {"kind": "face", "person": 0, "box_xyxy": [20, 30, 80, 90], "block": 10, "sigma": None},
+            {"kind": "face", "person": 1, "box_xyxy": [150, 20, 230, 100], "block": 5, "sigma": None}]}
+    item = fixture_files(tmp_path, original, protected, decisions)
+    found = [(CHECKED_FACE, 0.9), (SMALL_FACE, 0.9), (REPLACED_FACE, 0.9),
+             ([20, 130, 80, 150], 0.3),  # below evaluate.face_threshold
+             ([125, 120, 145, 140], 0.9)]  # outside every protected region
+    evaluators = Evaluators(faces=lambda image: found if np.array_equal(image, original) else [],
+                            identity=StandInRecogniser())
+    [row], faces = evaluate_shard([item], params("scenario2"), evaluators, 4, 10**8)
+    table = face_frame(faces)
+    assert table[["face", "width", "protection", "checked"]].values.tolist() == [
+        [0, 60.0, "obfuscated", True], [1, 20.0, "obfuscated", False], [2, 60.0, "replaced", True]]
+    assert table["blocks_across"].tolist()[:2] == [6.0, 20 / 12]  # the face zone (painted last), the person zone
+    assert math.isnan(table["blocks_across"][2])  # replaced: no blocks
+    assert row["faces_checked"] == 2 and row["identity_min_distance"] == min(table["identity_distance"].dropna())
+
+    for index, box in ((0, CHECKED_FACE), (2, REPLACED_FACE)):
+        face = table.iloc[index]
+        erased = original.copy()
+        x0, y0, x1, y1 = box
+        erased[y0:y1, x0:x1] = np.round(original[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0)).astype(np.uint8)
+        expected = {"original": original, "protected": protected, "erased": erased}
+        for kind, image in expected.items():
+            np.testing.assert_array_equal(face[f"{kind}_descriptor"], StandInRecogniser.descriptors(image, [box])[0])
+        assert face["identity_distance"] == pytest.approx(np.linalg.norm(
+            np.subtract(face["original_descriptor"], face["protected_descriptor"])), rel=1e-14)
+        assert face["erased_distance"] == pytest.approx(np.linalg.norm(
+            np.subtract(face["original_descriptor"], face["erased_descriptor"])), rel=1e-14)
+    assert len(table["erased_descriptor"][1]) == 0 and math.isnan(table["erased_distance"][1])
+
+    # The shard's parquet file holds the same rows, descriptors as lists of float64.
+    write_faces(table, tmp_path / "shard.faces.parquet")
+    again = read_faces([tmp_path / "shard.faces.parquet"])
+    assert tuple(again.columns) == FACE_COLUMNS
+    pd.testing.assert_frame_equal(again.drop(columns=["original_descriptor", "protected_descriptor",
+                                                      "erased_descriptor"]),
+                                  table.drop(columns=["original_descriptor", "protected_descriptor",
+                                                      "erased_descriptor"]))
+    assert [list(d) for d in again["erased_descriptor"]] == [list(d) for d in table["erased_descriptor"]]
+
+
 def test_without_detector_and_captioner_those_columns_stay_empty(tmp_path):
     original = np.full((60, 80, 3), 100, np.uint8)
     item = fixture_files(tmp_path, original, original.copy(), scenario2_decisions())
@@ -118,8 +205,6 @@ def test_scenario1_mask_and_resized_output(tmp_path):
 
 
 def test_metric_tables_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
-    import pandas as pd
-
     from photoprivacy import artifacts
     from photoprivacy.evaluate.tables import write_table
 

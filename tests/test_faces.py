@@ -27,11 +27,15 @@ COCO01_MAN = [0, 30, 410, 640]
 COCO01_WOMAN = [300, 25, 490, 620]
 
 
-def test_centerface_finds_the_faces_inside_major_boxes(shared_photos):
+def test_centerface_finds_the_faces_inside_major_and_minor_boxes(shared_photos):
     image = load_rgb(next(p for p in shared_photos if p.name == "coco01.jpg"), MAX_PIXELS)
     persons = [person(0, COCO01_MAN), person(1, COCO01_WOMAN, role="minor")]
-    faces, notes = faces_of_persons(image, persons, CenterFaceDetector(0.5, 1280))
+    faces, minor_faces, notes = faces_of_persons(image, persons, CenterFaceDetector(0.5, 1280))
     assert notes == [] and all(f["person"] == 0 and f["score"] > 0.5 for f in faces)
+    # The woman (a minor) has her face found too (and part of his, inside her box): they size her
+    # obfuscation and are not replaced.
+    assert minor_faces and all(f["person"] == 1 and "face" not in f for f in minor_faces)
+    assert any(361 <= (b[0] + b[2]) / 2 <= 433 and b[3] < 200 for b in (f["box_xyxy"] for f in minor_faces))
     # The man's face is around x 245-342, y 90-218 (CenterFace on the whole photo). The
     # woman's face reaches into his box too (x 361-433), so part of it may be found as well.
     centres = [((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in (f["box_xyxy"] for f in faces)]
@@ -68,14 +72,15 @@ class FixedDetector:
 def test_face_boxes_map_to_image_pixels_and_are_clipped():
     image = gradient_image(50, 60)
     persons = [person(0, [-10, 20, 30, 70])]  # partly outside the image
-    faces, notes = faces_of_persons(image, persons, FixedDetector([-5, 5, 100, 20]))
+    faces, _, notes = faces_of_persons(image, persons, FixedDetector([-5, 5, 100, 20]))
     # The crop starts at (0, 20); the face box is clipped to the image: x 0..60, y 25..40.
     assert faces == [{"face": 0, "person": 0, "box_xyxy": [0, 25, 60, 40], "score": 0.9}]
     assert notes == []
 
 
 def test_zero_area_person_box_is_noted_not_searched():
-    faces, notes = faces_of_persons(gradient_image(50, 60), [person(3, [10, 10, 10, 40])], FixedDetector([0, 0, 5, 5]))
+    faces, _, notes = faces_of_persons(gradient_image(50, 60), [person(3, [10, 10, 10, 40])],
+                                       FixedDetector([0, 0, 5, 5]))
     assert faces == [] and notes == [{"person": 3, "note": "person box has no area inside the image"}]
 
 
@@ -131,7 +136,7 @@ def test_a_major_without_a_face_is_noted():
         def __call__(self, crop):
             return []
 
-    faces, notes = faces_of_persons(gradient_image(50, 60), [person(2, [5, 5, 40, 45])], NoFaces())
+    faces, _, notes = faces_of_persons(gradient_image(50, 60), [person(2, [5, 5, 40, 45])], NoFaces())
     assert faces == [] and notes == [{"person": 2, "note": "no face found in the major person's box"}]
 
 

@@ -139,11 +139,13 @@ def write_artifacts(folder, image_id, reason=None, w2=("beach",)):
 def aggregates():
     rows = []
     for scenario, shift in (("scenario1", 0.0), ("scenario2", 0.1)):
-        for variant, ssim in (("mosaic", 0.7), ("blur", 0.8), ("replace", 0.9)):
+        for variant, ssim, blocks in (("mosaic", 0.7, 3.5), ("blur", 0.8, 6.0), ("replace", 0.9, np.nan)):
             face = np.nan if variant == "replace" else 0.2 + shift
             rows.append({"variant": variant, "scenario": scenario, "ssim_outside": ssim - shift / 2,
                          "altered_fraction": 0.3, "face_redetection_rate": face, "identity_kept_rate": 0.1 + shift,
-                         "person_redetection_rate": 0.5 - shift, "words_kept_rate": 0.4})
+                         "reidentification_rate": ssim / 4, "erased_reidentification_rate": 0.05 + shift,
+                         "blocks_across_median": blocks, "person_redetection_rate": 0.5 - shift,
+                         "words_kept_rate": 0.4})
     return pd.DataFrame(rows)
 
 
@@ -240,16 +242,35 @@ def test_rejected_photo_gets_one_line(tmp_path):
 
 def test_privacy_utility_figure_has_a_row_per_scenario_and_names_missing_values():
     fig = privacy_utility_figure(aggregates())
-    assert len(fig.axes) == 8
-    assert fig.axes[0].get_subplotspec().get_gridspec().get_geometry() == (2, 4)
+    assert len(fig.axes) == 10
+    assert fig.axes[0].get_subplotspec().get_gridspec().get_geometry() == (2, 5)
     assert fig.axes[0].get_ylim() == (0.0, 1.0)
-    assert [ax.get_ylabel() for ax in fig.axes[:4]] == [
-        "face re-detection rate", "identity kept (dlib)", "person re-detection rate", "caption words kept"]
-    for row in (0, 4):  # the face re-detection column of each scenario
-        assert "n/a: replace" in axes_texts(fig.axes[row])
-        assert "replace" not in axes_texts(fig.axes[row])[1:]  # no point annotated for it
-    assert not any(text.startswith("n/a") for text in axes_texts(fig.axes[2]))
-    assert {"blur", "mosaic", "replace"} <= set(axes_texts(fig.axes[2]))
+    assert [ax.get_ylabel() for ax in fig.axes[:5]] == [
+        "re-identified (rank 1, dlib)", "re-identified (rank 1, dlib)", "face re-detection rate",
+        "person re-detection rate", "caption words kept"]
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["blocks (blur: sigmas) across a face, median", "SSIM outside"]
+    assert fig.axes[0].get_xlim() == (0.0, 7.0)  # 6 blocks plus a tenth, rounded up
+    for column in (0, 2, 5, 7):  # blocks across and face re-detection, in each scenario
+        assert "n/a: replace" in axes_texts(fig.axes[column])
+        assert "replace" not in axes_texts(fig.axes[column])[1:]  # no point annotated for it
+    assert not any(text.startswith("n/a") for text in axes_texts(fig.axes[3]))
+    assert {"blur", "mosaic", "replace"} <= set(axes_texts(fig.axes[3]))
+    # The flat-erase control is a dashed line at the mean of the scenario's variants, on both re-identification panels.
+    for column, control in ((0, 0.05), (1, 0.05), (6, 0.15)):
+        ax = fig.axes[column]
+        assert [line.get_ydata()[0] for line in ax.get_lines()] == [pytest.approx(control)]
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == [f"flat-erase control {control:.2f}"]
+    assert not fig.axes[2].get_lines() and fig.axes[2].get_legend() is None
+
+
+def test_control_band_spans_the_variants_control_rates():
+    table = aggregates()
+    table.loc[table["scenario"] == "scenario1", "erased_reidentification_rate"] = [0.1, 0.3, np.nan]
+    fig = privacy_utility_figure(table)
+    [band] = fig.axes[0].patches
+    assert band.get_y() == pytest.approx(0.1) and band.get_height() == pytest.approx(0.2)  # lowest to highest
+    assert fig.axes[0].get_lines()[0].get_ydata()[0] == pytest.approx(0.2)  # the mean of the finite rates
+    assert not fig.axes[5].patches  # scenario 2's variants agree: no band
 
 
 def test_privacy_utility_files_are_deterministic(tmp_path):

@@ -16,8 +16,10 @@ from photoprivacy.evaluate.identity import (
     SAME_PERSON_DISTANCE,
     FaceRecogniser,
     box_to_rectangle,
+    erased_descriptors,
     identity_check,
     identity_distances,
+    mean_colour,
 )
 from photoprivacy.faces.blend import fit_face
 from photoprivacy.faces.generators import DonorFaceGenerator
@@ -124,8 +126,8 @@ def test_mosaic_on_large_faces(recogniser, shared_photos, factor):
     width = face[2] - face[0]
     # The default strength (config.yaml: render.strength) for a face box of this size.
     defaults = default_config()["render"]["strength"]
-    relative_block = strength.block_size(strength.face_region_width(face), 9, defaults)
-    assert relative_block == math.ceil(min(face[2] - face[0], face[3] - face[1]) / 6)
+    relative_block = strength.block_size(strength.face_box_width(face), 9, defaults)
+    assert relative_block == math.ceil(width / defaults["blocks_per_face"]) and defaults["blocks_per_face"] == 6
     fixed = identity_distances(recogniser, rgb, mosaic(rgb, box, 9), [box])[0]
     relative = identity_distances(recogniser, rgb, mosaic(rgb, box, relative_block), [box])[0]
     print(f"\nastronaut {factor}x: face {width} px; 9 px mosaic {fixed:.3f}; "
@@ -152,6 +154,9 @@ def test_identity_check_counts(recogniser, shared_photos):
     tiny = [10.0, 10.0, 10.0 + MIN_FACE_WIDTH - 1, 10.0 + MIN_FACE_WIDTH]
     mixed = identity_check(recogniser, coco, coco.copy(), [tiny, boxes[0]])
     assert mixed["faces_checked"] == 1 and mixed["identity_kept"] == 1
+    assert mixed["checked"] == [False, True] and len(mixed["erased_distances"]) == 1
+    assert {kind: v.shape for kind, v in mixed["descriptors"].items()} == dict.fromkeys(
+        ("original", "protected", "erased"), (1, 128))
     only_tiny = identity_check(recogniser, coco, coco.copy(), [tiny])
     assert only_tiny["faces_checked"] == 0 and only_tiny["identity_kept"] == 0
     assert math.isnan(only_tiny["min_distance"]) and only_tiny["distances"] == []
@@ -166,6 +171,23 @@ def test_identity_check_counts(recogniser, shared_photos):
     assert hidden["min_distance"] >= SAME_PERSON_DISTANCE
     # The threshold is explicit: at an impossible 2.0 every checked face counts as kept.
     assert identity_check(recogniser, coco, protected, boxes, threshold=2.0)["identity_kept"] == 2
+
+
+def test_erased_descriptor_is_the_face_on_a_flat_patch_of_its_mean_colour(recogniser, shared_photos):
+    coco = load(shared_photos, "coco01.jpg")
+    boxes = face_boxes(coco)
+    erased = erased_descriptors(recogniser, coco, boxes)
+    assert erased.shape == (2, 128)
+    for box, descriptor in zip(boxes, erased, strict=True):
+        x0, y0, x1, y1 = region(box, coco)
+        flat = coco.copy()  # only this face erased, the other one as taken
+        flat[y0:y1, x0:x1] = mean_colour(coco[y0:y1, x0:x1])
+        np.testing.assert_array_equal(descriptor, recogniser.descriptor(flat, box))
+    distances = identity_check(recogniser, coco, coco, boxes)["erased_distances"]
+    print(f"\ncoco01 original vs flat-erased: {[round(d, 3) for d in distances]}")
+    assert all(d > 0 for d in distances)
+    # The mean colour rounds half to even: means 0.5, 1.5, 2 give 0, 2, 2.
+    np.testing.assert_array_equal(mean_colour(np.array([[[0, 1, 2], [1, 2, 2]]], np.uint8)), [0, 2, 2])
 
 
 def test_crowd_faces_are_too_small(recogniser, shared_photos):

@@ -9,6 +9,7 @@ import pytest
 from photoprivacy.artifacts import load_schema
 from photoprivacy.evaluate.metrics import (
     altered_fraction,
+    blocks_across,
     caption_similarity,
     caption_tokens,
     covered_boxes,
@@ -19,8 +20,18 @@ from photoprivacy.evaluate.metrics import (
     redetected,
     ssim_outside,
     words_kept,
+    zone_at,
 )
-from photoprivacy.evaluate.tables import AGGREGATE_COLUMNS, ROW_COLUMNS, aggregate, write_table
+from photoprivacy.evaluate.tables import (
+    AGGREGATE_COLUMNS,
+    DESCRIPTOR_COLUMNS,
+    FACE_COLUMNS,
+    REIDENTIFICATION_COLUMNS,
+    ROW_COLUMNS,
+    aggregate,
+    face_frame,
+    write_table,
+)
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.geometry import box_iou, box_to_region, boxes_mask
 from photoprivacy.images import load_rgb
@@ -107,6 +118,35 @@ def test_faces_inside():
         ([-10.0, -10.0, -2.0, -2.0], 0.9),  # centre off the image, clipped to (0, 0)
     ]
     assert faces_inside(faces, mask, 0.5) == 3
+
+
+def zone(box, block=None, sigma=None, kind="face"):
+    return {"kind": kind, "person": 0, "box_xyxy": box, "face_width": 30.0, "width_source": "face",
+            "method": "blur" if sigma else "mosaic", "block": block, "sigma": sigma, "blocks_across": None}
+
+
+def test_blocks_across_takes_the_zone_painted_last_over_the_face_centre():
+    person, face = zone([10, 20, 110, 320], block=9, kind="person"), zone([40, 25, 70, 60], block=6)
+    other = zone([0, 0, 640, 480], block=10.0, kind="other")
+    box = [40.0, 25.0, 70.0, 61.0]  # 30 px wide, centre pixel (55, 43)
+    assert zone_at(box, [other, person, face]) is face
+    assert blocks_across(box, [other, person, face]) == 5.0  # 30 / 6
+    assert blocks_across(box, [person, face, other]) == 3.0  # the later "other" zone wins: 30 / 10
+    assert blocks_across(box, [face, person]) == 30 / 9
+    # A zone's box is end-exclusive: centre pixel x 55 is outside [10, 55)
+    assert blocks_across(box, [person, zone([10, 20, 55, 320], block=1)]) == 30 / 9
+
+
+def test_blocks_across_of_blur_uses_sigma():
+    assert blocks_across([0.0, 0.0, 24.0, 30.0], [zone([0, 0, 100, 100], sigma=4.0)]) == 6.0
+
+
+def test_blocks_across_is_nan_without_a_zone_a_size_or_strength_zones():
+    box = [0.0, 0.0, 24.0, 30.0]
+    assert math.isnan(blocks_across(box, None))  # a decision log written before strength zones
+    assert math.isnan(blocks_across(box, []))
+    assert math.isnan(blocks_across(box, [zone([50, 50, 100, 100], block=4)]))  # centre (12, 15) outside
+    assert math.isnan(blocks_across(box, [zone([0, 0, 100, 100])]))  # noise: neither block nor sigma
 
 
 @pytest.mark.parametrize(
@@ -210,15 +250,56 @@ def _metric_rows():
     )
 
 
+def _face(variant, scenario, image_id, face, protection="obfuscated", blocks=math.nan, reidentified=None,
+          erased=None):
+    """A face row without descriptors (the aggregate does not read them); checked when ``reidentified`` is set."""
+    row = dict.fromkeys((*FACE_COLUMNS, *REIDENTIFICATION_COLUMNS), math.nan)
+    row.update(variant=variant, scenario=scenario, image_id=image_id, face=face, protection=protection,
+               blocks_across=blocks, checked=reidentified is not None, reidentified=reidentified,
+               erased_reidentified=erased, **{column: [] for column in DESCRIPTOR_COLUMNS})
+    return row
+
+
+def _face_rows():
+    return face_frame([
+        _face("blur", "s1", "b", 0, blocks=4.0, reidentified=True, erased=False),
+        _face("blur", "s1", "b", 1, blocks=2.5, reidentified=False, erased=False),
+        _face("blur", "s1", "a", 0, blocks=math.nan, reidentified=True, erased=True),  # no strength zone
+        _face("blur", "s1", "a", 1, blocks=6.0),  # too small to check; its blocks count
+        _face("blur", "s1", "a", 2, protection="replaced"),
+        _face("blur", "s2", "a", 0, blocks=1.0, reidentified=True, erased=True),  # another scenario
+    ], reidentification=True)
+
+
+def _no_faces():
+    return face_frame([], reidentification=True)
+
+
+def test_aggregate_of_faces():
+    faces = _face_rows()
+    blur = aggregate(_metric_rows(), faces).to_dict("records")[0]
+    expected = {"faces_reidentified": 2, "reidentification_rate": 2 / 3, "erased_reidentified": 1,
+                "erased_reidentification_rate": 1 / 3, "blocks_across_median": 4.0, "blocks_across_min": 2.5}
+    assert {key: blur[key] for key in expected} == expected
+    # Without checked faces or finite blocks across: counts 0, rates and blocks empty.
+    only_replaced = aggregate(_metric_rows(), faces.iloc[[4]]).to_dict("records")[0]
+    assert (only_replaced["faces_reidentified"], only_replaced["erased_reidentified"]) == (0, 0)
+    assert all(math.isnan(only_replaced[key]) for key in (
+        "reidentification_rate", "erased_reidentification_rate", "blocks_across_median", "blocks_across_min"))
+
+
 def test_aggregate():
-    table = aggregate(_metric_rows())
+    table = aggregate(_metric_rows(), _no_faces())
     assert tuple(table.columns) == AGGREGATE_COLUMNS
     blur, mosaic = table.to_dict("records")
+    reidentification_nan = ("reidentification_rate", "erased_reidentification_rate", "blocks_across_median",
+                            "blocks_across_min")
+    assert all(math.isnan(blur.pop(key)) for key in reidentification_nan)
     assert blur == {
         "variant": "blur", "scenario": "s1", "images": 2, "rejected": 1,
         "faces_original": 3, "faces_protected": 1, "faces_redetected": 1, "face_redetection_rate": pytest.approx(1 / 3),
         "faces_checked": 3, "identity_kept": 1, "identity_kept_rate": pytest.approx(1 / 3),
-        "identity_min_distance": 0.41,
+        "identity_min_distance": 0.41, "faces_reidentified": 0, "erased_reidentified": 0,
         "persons_protected": 3, "persons_redetected": 1, "person_redetection_rate": pytest.approx(1 / 3),
         "w1_words": 4, "w1_kept": 1, "w2_words": 1, "w2_kept": 1, "words_kept_rate": pytest.approx(2 / 5),
         "caption_similarity": pytest.approx(0.75), "ssim_outside": pytest.approx(0.95),
@@ -226,11 +307,12 @@ def test_aggregate():
         "psnr_outside": 30.0, "identical_images": 1,
     }
     nan_keys = ("face_redetection_rate", "identity_kept_rate", "identity_min_distance", "person_redetection_rate",
-                "words_kept_rate")
+                "words_kept_rate", *reidentification_nan)
     assert all(math.isnan(mosaic.pop(key)) for key in nan_keys)
     assert mosaic == {
         "variant": "mosaic", "scenario": "s1", "images": 1, "rejected": 0,
         "faces_original": 0, "faces_protected": 0, "faces_redetected": 0, "faces_checked": 0, "identity_kept": 0,
+        "faces_reidentified": 0, "erased_reidentified": 0,
         "persons_protected": 0, "persons_redetected": 0,
         "w1_words": 0, "w1_kept": 0, "w2_words": 0, "w2_kept": 0,
         "caption_similarity": 0.25, "ssim_outside": 0.5, "altered_fraction": 0.1,
@@ -239,25 +321,26 @@ def test_aggregate():
 
 
 def test_aggregate_only_rejected_and_empty():
-    only_rejected = aggregate(pd.DataFrame([_row("blur", "s2", "x", status="rejected")], columns=list(ROW_COLUMNS)))
+    only_rejected = aggregate(pd.DataFrame([_row("blur", "s2", "x", status="rejected")], columns=list(ROW_COLUMNS)),
+                              _no_faces())
     record = only_rejected.to_dict("records")[0]
     assert (record["images"], record["rejected"]) == (0, 1) and math.isnan(record["faces_original"])
     assert math.isnan(record["psnr_outside"]) and math.isnan(record["ssim_outside"])
-    empty = aggregate(pd.DataFrame(columns=list(ROW_COLUMNS)))
+    empty = aggregate(pd.DataFrame(columns=list(ROW_COLUMNS)), _no_faces())
     assert empty.empty and tuple(empty.columns) == AGGREGATE_COLUMNS
 
 
 def test_aggregate_unmeasured_counts_and_unchanged_psnr():
     rows = pd.DataFrame([_row("v", "s2", "a", faces_original=1, psnr_outside=math.inf),
                          _row("v", "s2", "b", faces_original=2, psnr_outside=math.inf)], columns=list(ROW_COLUMNS))
-    record = aggregate(rows).to_dict("records")[0]
+    record = aggregate(rows, _no_faces()).to_dict("records")[0]
     assert record["faces_original"] == 3 and record["psnr_outside"] == math.inf
     # persons were not re-detected (evaluate.redetect_persons: false): no count, no rate
     assert math.isnan(record["persons_redetected"]) and math.isnan(record["person_redetection_rate"])
 
 
 def test_write_table_round_trip(tmp_path):
-    table = aggregate(_metric_rows())
+    table = aggregate(_metric_rows(), _face_rows())
     parquet_path, csv_path = tmp_path / "a" / "metrics.parquet", tmp_path / "b" / "metrics.csv"
     write_table(table, parquet_path, csv_path)
     pd.testing.assert_frame_equal(pd.read_parquet(parquet_path), table)
@@ -287,3 +370,5 @@ def test_metric_tables_match_their_schema():
     schema = load_schema(SCHEMAS / "metrics.schema.yaml")
     assert tuple(schema["tables"]["images"]["columns"]) == ROW_COLUMNS
     assert tuple(schema["tables"]["variants"]["columns"]) == AGGREGATE_COLUMNS
+    assert tuple(schema["tables"]["faces"]["columns"]) == (*FACE_COLUMNS, *REIDENTIFICATION_COLUMNS)
+    assert tuple(schema["tables"]["shard_faces"]["columns"]) == FACE_COLUMNS

@@ -24,6 +24,7 @@ def detection(detections, width=100, height=80, status="ok"):
 MAN = {"label_id": 1, "label": "person", "score": 0.99, "box_xyxy": [10, 10, 40, 70], "query": 0}
 HORSE = {"label_id": 19, "label": "horse", "score": 0.95, "box_xyxy": [35, 30, 90, 75], "query": 1}
 KITE = {"label_id": 38, "label": "kite", "score": 0.95, "box_xyxy": [80, 0, 95, 10], "query": 2}
+NO_PEOPLE = ({"persons": []}, {"faces": [], "minor_faces": []})  # persons and faces records: nothing sized per face
 
 
 def test_relations_record_edges_and_reasons():
@@ -102,19 +103,25 @@ def test_bad_inputs_give_empty_masks_with_reasons():
 RENDER = {"components": ["persons", "objects"], "clean_kernel": 3, "feather_sigma": 0.0, "method": "blur",
           "mosaic_half_sizes": [2, 7], "block_size": 9, "blur_kernel": 45, "blur_sigma": 15.0, "noise_sigma": 25.0,
           "seed": 0, "variant": "default", "resize": None, "version": 1,
-          "strength": {"mode": "relative", "blocks_per_face": 6, "blur_per_face": 6, "face_per_person": 0.5}}
+          "strength": {"mode": "relative", "blocks_per_face": 6, "blur_per_face": 6, "face_per_person": 0.3}}
 
 
 def test_render_hides_only_the_enabled_components():
     image = np.random.default_rng(0).integers(0, 256, (80, 100, 3), dtype=np.uint8)
     masks, record = masks_for(detection([MAN, HORSE]), w1=["horse"], w2=["beach"])
-    out, regions, warnings = render_scenario1(image, masks, record, dict(RENDER, components=["persons"]), "x")
+    people = ({"persons": [{"person": 0, "box_xyxy": MAN["box_xyxy"], "role": "minor"}]},
+              {"faces": [], "minor_faces": []})
+    params = dict(RENDER, components=["persons"])
+    out, regions, zones, warnings = render_scenario1(image, masks, record, people, params, "x")
+    # No face found: the person and its head (the top 30 px) at 0.3 x 30 px (the box's width).
+    assert [(z["kind"], z["face_width"], z["width_source"]) for z in zones] == [("person", 9.0, "person_box"),
+                                                                                ("head", 9.0, "person_box")]
     changed = np.any(out != image, axis=2)
     assert not changed[~masks["persons"]].any() and changed[masks["persons"]].mean() > 0.9
     assert [r["component"] for r in regions] == ["persons"] and warnings == []
     schema_validator("decisions.schema.json").validate(
-        {"schema_version": 1, "image_id": "x", "scenario": "scenario1", "variant": "default", "status": "ok",
-         "reason": None, "seed": 0, "regions": regions, "warnings": warnings,
+        {"schema_version": 2, "image_id": "x", "scenario": "scenario1", "variant": "default", "status": "ok",
+         "reason": None, "seed": 0, "regions": regions, "strength_zones": zones, "warnings": warnings,
          "provenance": {"stage": "render_scenario1", "stage_version": 1, "model": None, "packages": {},
                         "params": RENDER}})
 
@@ -124,20 +131,20 @@ def test_render_is_deterministic_and_seeded_per_image(method):
     image = gradient_image(80, 100)
     masks, record = masks_for(detection([MAN, HORSE]))
     params = dict(RENDER, method=method)
-    first, regions, _ = render_scenario1(image, masks, record, params, "photo_a")
-    again, _, _ = render_scenario1(image, masks, record, params, "photo_a")
+    first, regions, _, _ = render_scenario1(image, masks, record, NO_PEOPLE, params, "photo_a")
+    again, _, _, _ = render_scenario1(image, masks, record, NO_PEOPLE, params, "photo_a")
     np.testing.assert_array_equal(first, again)
-    assert regions[0]["seed"] != render_scenario1(image, masks, record, params, "photo_b")[1][0]["seed"]
+    assert regions[0]["seed"] != render_scenario1(image, masks, record, NO_PEOPLE, params, "photo_b")[1][0]["seed"]
 
 
 def test_render_empty_union_and_the_336_quirk():
     image = gradient_image(80, 100)
     masks, record = masks_for(detection([KITE]))
-    out, _, warnings = render_scenario1(image, masks, record, dict(RENDER, components=["persons"]), "x")
+    out, _, _, warnings = render_scenario1(image, masks, record, NO_PEOPLE, dict(RENDER, components=["persons"]), "x")
     np.testing.assert_array_equal(out, image)
     assert warnings == ["nothing to hide: the enabled mask components are empty"]
     masks, record = masks_for(detection([MAN]))
-    out, _, warnings = render_scenario1(image, masks, record, dict(RENDER, resize=336), "x")
+    out, _, _, warnings = render_scenario1(image, masks, record, NO_PEOPLE, dict(RENDER, resize=336), "x")
     assert out.shape == (336, 336, 3) and "336x336" in warnings[-1]
 
 
@@ -152,13 +159,13 @@ def test_336_quirk_works_at_336(tmp_path):
     record = {"components": {"persons": {"source": "detect", "note": None}}}
     params = dict(RENDER, components=["persons"], method="pixelate", block_size=8, resize=336,
                   strength=dict(RENDER["strength"], mode="original"))
-    out, regions, warnings = render_scenario1(image, masks, record, params, "x")
+    out, regions, _, warnings = render_scenario1(image, masks, record, NO_PEOPLE, params, "x")
     expected = np.repeat(np.broadcast_to(np.arange(336) % 8 * 10, (336, 336))[:, :, None], 3, axis=2).copy()
     expected[:168, :168] = 35  # the mean of 0, 10, ..., 70 in every 8 px block of the masked quarter
     np.testing.assert_array_equal(out, expected)
     assert regions[0]["pixels"] == 168 * 168 and "worked at 336x336" in warnings[0]
     # At full resolution the same 8 px blocks average 0, 0, 10, 10, ... 30, 30 or 40, 40, ... 70, 70.
-    full, _, _ = render_scenario1(image, masks, record, dict(params, resize=None), "x")
+    full, _, _, _ = render_scenario1(image, masks, record, NO_PEOPLE, dict(params, resize=None), "x")
     assert full.shape == image.shape
     np.testing.assert_array_equal(full[0, :336, 0], np.tile(np.repeat([15, 55], 8), 21))
     np.testing.assert_array_equal(full[336:], image[336:])

@@ -34,32 +34,35 @@ def test_blur_sigma_and_kernel():
     assert strength.blur_kernel(20.0, 45, 15.0) == 61  # 60 -> 61
 
 
-def test_random_mosaic_patches_stay_within_one_step_of_the_block():
-    assert strength.mosaic_half_sizes(24, (2, 7), RELATIVE) == (2, 3)  # the floor: smallest patch 5 px
-    assert strength.mosaic_half_sizes(40, (2, 7), RELATIVE) == (2, 4)  # block 7 -> half 3; sides 5-9
-    assert strength.mosaic_half_sizes(120, (2, 7), RELATIVE) == (9, 11)  # block 20 -> round(9.5) = 10
-    assert strength.mosaic_half_sizes(300, (2, 7), RELATIVE) == (23, 25)  # block 50 -> round(24.5) = 24
+def test_random_mosaic_patches_are_the_block_or_one_step_smaller():
+    # The floor is the configured range's middle patch: half-size 4, 9 px; so sides 7 or 9 px.
+    assert strength.mosaic_half_sizes(24, (2, 7), RELATIVE) == (3, 4)
+    assert strength.mosaic_half_sizes(54, (2, 7), RELATIVE) == (3, 4)  # 54 / 6 = 9: 6 to 7.7 patches across
+    assert strength.mosaic_half_sizes(60, (2, 7), RELATIVE) == (4, 5)  # block 10 -> sides 9 or 11
+    assert strength.mosaic_half_sizes(120, (2, 7), RELATIVE) == (9, 10)  # block 20 -> sides 19 or 21
+    assert strength.mosaic_half_sizes(300, (2, 7), RELATIVE) == (24, 25)  # block 50 -> sides 49 or 51
     assert strength.mosaic_half_sizes(300, (2, 7), ORIGINAL) == (2, 7)
 
 
 def test_zones_are_planned_per_person_and_face_in_painting_order():
     persons = [(0, [0, 0, 100, 300]), (1, [90, 50, 150, 250]), (2, [200, 0, 310, 300])]
     faces = [(0, [30, 10, 60, 45]),  # person 0's own face: centred in its head region (top 100 px)
-             (1, [31, 11, 61, 45]),  # the same face found again from person 1's box: dropped
+             (1, [40, 11, 61, 45]),  # the same face cut by person 1's box edge: dropped for the wider one
              (2, [230, 200, 270, 240])]  # low in person 2's box: not its own face, still a face zone
     zones = plan_zones(persons, faces, 320, 300, 0.3)
     assert zones[0] == OTHER
-    assert zones[1:] == [
-        Zone("person", 2, (200, 0, 310, 300), pytest.approx(33.0), "person_box"),  # 0.3 x 110
+    assert zones[1:] == [  # each step narrowest first: where they overlap, the coarser strength holds
+        Zone("person", 1, (90, 50, 150, 250), pytest.approx(18.0), "person_box"),  # 0.3 x 60
         Zone("person", 0, (0, 0, 100, 300), 30, "face"),
-        Zone("person", 1, (90, 50, 150, 250), pytest.approx(18.0), "person_box"),  # 0.3 x 60: finer, painted later
-        Zone("head", 2, (200, 0, 310, 110), pytest.approx(33.0), "person_box"),
+        Zone("person", 2, (200, 0, 310, 300), pytest.approx(33.0), "person_box"),  # 0.3 x 110
         Zone("head", 1, (90, 50, 150, 110), pytest.approx(18.0), "person_box"),
-        Zone("face", 2, (230, 200, 270, 240), 40, "face"),
+        Zone("head", 2, (200, 0, 310, 110), pytest.approx(33.0), "person_box"),
         Zone("face", 0, (30, 10, 60, 45), 30, "face"),
+        Zone("face", 2, (230, 200, 270, 240), 40, "face"),
     ]
     labels = zone_labels(zones, 300, 320)
-    assert labels[20, 40] == 7 and labels[150, 95] == 3 and labels[150, 5] == 2 and labels[0, 310] == 0
+    assert labels[20, 40] == 6 and labels[150, 95] == 2 and labels[150, 120] == 1 and labels[0, 310] == 0
+    assert labels[60, 95] == 4  # person 1's head, over person 0's body
 
 
 def people_records(persons, faces):
@@ -88,7 +91,7 @@ def test_two_persons_whose_masks_touch_each_get_their_own_block_size():
     people = people_records(boxes, [(0, [30, 15, 102, 87]), (1, [150, 25, 240, 115])])
     out, _, zones, _ = scenario1(image, mask, np.zeros_like(mask), people, render_params("pixelate"))
     assert [(z["kind"], z["person"], z["face_width"], z["block"], z["blocks_across"]) for z in zones] == [
-        ("person", 1, 90, 15, 6.0), ("person", 0, 72, 12, 6.0), ("face", 1, 90, 15, 6.0), ("face", 0, 72, 12, 6.0)]
+        ("person", 0, 72, 12, 6.0), ("person", 1, 90, 15, 6.0), ("face", 0, 72, 12, 6.0), ("face", 1, 90, 15, 6.0)]
     body = out[106:118, 10:22].reshape(-1, 3)  # a 12 px block of person 0, aligned to its box (10 + 8 x 12)
     assert (body == body[0]).all() and not (out[106:119, 10:22].reshape(-1, 3) == body[0]).all()
     body = out[125:140, 110:125].reshape(-1, 3)  # a 15 px block of person 1 (its box starts at y 20)

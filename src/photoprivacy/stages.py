@@ -8,15 +8,15 @@ STAGE_VERSIONS = {
     "offline_model": 2,  # the random builders in models/families.py
     "detect": 2,
     "persons": 2,  # 2: notebook ties at the cut-off go to the later detection
-    "faces": 2,
+    "faces": 3,  # 3: faces of minor persons too (they size the obfuscation)
     "fakes": 1,
-    "render_scenario2": 2,
+    "render_scenario2": 3,  # 3: strength per face (strength zones)
     "caption": 1,
     "language": 1,
     "relations": 1,
     "scene": 2,  # 2: preprocessing from the model (scene.preprocessing), relevance methods
     "masks": 1,
-    "render_scenario1": 3,  # 3: resize works at that size (masks, obfuscation, output)
-    "evaluate": 3,  # 3: scenario 1 masks at the renderer's working size
+    "render_scenario1": 4,  # 4: strength per face (strength zones), not per mask component
+    "evaluate": 4,  # 4: per-face rows (descriptors, flat-erase control, blocks across)
     "figures": 1,
 }

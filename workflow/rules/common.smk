@@ -423,12 +423,15 @@ def evaluate_model_inputs():
     return inputs
 
 
-def metrics_shard_table(variant, scenario, shard):
-    return f"results/metrics/shards/{variant}/{scenario}/{shard}.csv"
+def metrics_shard_table(variant, scenario, shard, kind="csv"):
+    """An evaluate job's image rows (kind "csv") or face rows (kind "faces.parquet")."""
+    return f"results/metrics/shards/{variant}/{scenario}/{shard}.{kind}"
 
 
 METRICS_TABLES = {
-    f"{table}_{kind}": f"results/metrics/{table}.{kind}" for table in ("images", "variants") for kind in ("parquet", "csv")
+    f"{table}_{kind}": f"results/metrics/{table}.{kind}"
+    for table in ("images", "faces", "variants")
+    for kind in ("parquet", "csv")
 }
 
 

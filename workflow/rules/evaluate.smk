@@ -1,6 +1,8 @@
 # Evaluation: privacy and utility of every variant's protected photos, one job
-# per variant, scenario and shard (models loaded once per job), then one table
-# of per-image rows and one of per-variant aggregates under results/metrics/.
+# per variant, scenario and shard (models loaded once per job), then tables of
+# per-image rows, per-face rows (with rank-1 re-identification against the
+# run's own faces, which needs every shard's faces at once) and per-variant
+# aggregates under results/metrics/.
 
 for variant, cfg in VARIANTS.items():
     masks_npz = scoped(MASKS_OUTPUTS["npz"], STAGE_GROUPS["masks"][variant])
@@ -23,6 +25,7 @@ for variant, cfg in VARIANTS.items():
                     **evaluate_model_inputs(),
                 output:
                     table=metrics_shard_table(variant, scenario, shard),
+                    faces=metrics_shard_table(variant, scenario, shard, "faces.parquet"),
                 log:
                     f"results/logs/evaluate_{scenario}/{variant}/{shard}.log",
                 benchmark:
@@ -57,9 +60,17 @@ rule metrics:
             for scenario in ("scenario1", "scenario2")
             for shard in SHARDS
         ],
+        faces=[
+            metrics_shard_table(variant, scenario, shard, "faces.parquet")
+            for variant in VARIANTS
+            for scenario in ("scenario1", "scenario2")
+            for shard in SHARDS
+        ],
     output:
         images_parquet=METRICS_TABLES["images_parquet"],
         images_csv=METRICS_TABLES["images_csv"],
+        faces_parquet=METRICS_TABLES["faces_parquet"],
+        faces_csv=METRICS_TABLES["faces_csv"],
         variants_parquet=METRICS_TABLES["variants_parquet"],
         variants_csv=report(METRICS_TABLES["variants_csv"], caption="../../report/metrics.rst", category="Metrics"),
     log:

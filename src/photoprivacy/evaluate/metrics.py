@@ -64,18 +64,40 @@ def match_size(original, mask, shape):
     return resized, resized_mask.astype(bool)
 
 
+def centre_pixel(box):
+    """(x, y) of the pixel holding the centre of a float xyxy box."""
+    return math.floor((box[0] + box[2]) / 2), math.floor((box[1] + box[3]) / 2)
+
+
+def centre_in_mask(box, mask):
+    """Whether the box's centre pixel, clamped into the image, is set in ``mask``."""
+    height, width = mask.shape
+    x, y = centre_pixel(box)
+    return bool(mask[min(max(y, 0), height - 1), min(max(x, 0), width - 1)])
+
+
 def faces_in_mask(faces, mask, threshold):
     """Boxes of the faces scoring above ``threshold`` (None: accepted) whose box centre lies in ``mask``."""
-    height, width = mask.shape
-    inside = []
-    for box, score in faces:
-        if score is not None and score <= threshold:
-            continue
-        x = min(max(math.floor((box[0] + box[2]) / 2), 0), width - 1)
-        y = min(max(math.floor((box[1] + box[3]) / 2), 0), height - 1)
-        if mask[y, x]:
-            inside.append(box)
-    return inside
+    return [box for box, score in faces if (score is None or score > threshold) and centre_in_mask(box, mask)]
+
+
+def zone_at(box, zones):
+    """The strength zone (decision log ``strength_zones``) painted last over the box's centre pixel, or None."""
+    x, y = centre_pixel(box)
+    inside = [zone for zone in zones if zone["box_xyxy"][0] <= x < zone["box_xyxy"][2]
+              and zone["box_xyxy"][1] <= y < zone["box_xyxy"][3]]
+    return inside[-1] if inside else None
+
+
+def blocks_across(box, zones):
+    """Effective resolution of an obfuscated face: its box width over the block side (mosaic, pixelate,
+    random mosaic) or the blur sigma of the zone painted last over its centre. NaN when no zone covers
+    it, the zone has neither (noise), or the log predates strength zones (``zones`` None)."""
+    zone = zone_at(box, zones or [])
+    if zone is None:
+        return math.nan
+    scale = zone["block"] if zone.get("block") is not None else zone.get("sigma")
+    return (box[2] - box[0]) / scale if scale else math.nan
 
 
 def faces_inside(faces, mask, threshold):

@@ -11,10 +11,17 @@ recogniser) checks every original face in any protected region, replaced
 ones included. Utility is measured outside every protected region. The
 next batches' photos are decoded in other threads while the models run
 (``pipeline``).
+
+Besides the image row, each original face in a protected region gets a face
+row (tables.FACE_COLUMNS): its box, whether it was obfuscated or replaced,
+its blocks across (from the decision log's ``strength_zones``), and for the
+faces dlib checks, the original, protected and flat-erased descriptors that
+the aggregate's rank-1 re-identification (``reidentify``) compares.
 """
 
 import functools
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +35,7 @@ from ..render.masking import clean, union
 from ..render.scenario1 import at_work_size
 from . import metrics
 from .identity import identity_check
-from .tables import ROW_COLUMNS
+from .tables import DESCRIPTOR_COLUMNS, ROW_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +79,39 @@ def empty_row(item, params, status, reason):
     return row
 
 
+def face_rows(item, params, boxes, obfuscated, zones, identity):
+    """One row (tables.FACE_COLUMNS) per face box in the protected area, in order; ``identity`` is
+    identity_check's result on those boxes, or None when identity is not checked."""
+    checked = identity["checked"] if identity else [False] * len(boxes)
+    checked_rank = np.cumsum(checked) - 1  # a checked face's place in identity's per-checked-face lists
+    rows = []
+    for index, box in enumerate(boxes):
+        x0, y0, x1, y1 = (float(v) for v in box)
+        protection = "obfuscated" if metrics.centre_in_mask(box, obfuscated) else "replaced"
+        rows.append({
+            "variant": params["variant"], "scenario": params["scenario"], "image_id": item["id"], "face": index,
+            "x0": x0, "y0": y0, "x1": x1, "y1": y1, "width": x1 - x0, "protection": protection,
+            "blocks_across": metrics.blocks_across(box, zones) if protection == "obfuscated" else math.nan,
+            **(identity_fields(identity, checked_rank[index]) if checked[index] else unchecked_fields()),
+        })
+    return rows
+
+
+def identity_fields(identity, rank):
+    """A face row's identity columns from identity_check's result for its ``rank``-th checked face."""
+    return {"checked": True, "identity_distance": identity["distances"][rank],
+            "erased_distance": identity["erased_distances"][rank],
+            **{f"{kind}_descriptor": vectors[rank].tolist() for kind, vectors in identity["descriptors"].items()}}
+
+
+def unchecked_fields():
+    return {"checked": False, "identity_distance": math.nan, "erased_distance": math.nan,
+            **{column: [] for column in DESCRIPTOR_COLUMNS}}
+
+
 def measure(item, original, protected, decisions, params, evaluators, detected=None, caption=None):
-    """The metric row of one ok image; ``detected`` and ``caption`` come from batched model calls."""
+    """The metric row of one ok image and its face rows; ``detected`` and ``caption`` come from batched
+    model calls."""
     settings = params["evaluate"]
     obfuscated, protected_area = protected_masks(params["scenario"], original.shape, decisions,
                                                  item.get("masks_npz"), params.get("render"))
@@ -88,9 +126,10 @@ def measure(item, original, protected, decisions, params, evaluators, detected=N
     faces_after = metrics.faces_in_mask(evaluators.faces(protected), obfuscated, threshold)
     row["faces_original"], row["faces_protected"] = len(faces_before), len(faces_after)
     row["faces_redetected"] = metrics.redetected(faces_before, faces_after, settings["iou"])
+    # Every original face in any protected region, replaced faces included, at its own box.
+    faces = metrics.faces_in_mask(faces_original, protected_area, threshold)
+    identity = None
     if evaluators.identity is not None:
-        # Every original face in any protected region, replaced faces included, at its own box.
-        faces = metrics.faces_in_mask(faces_original, protected_area, threshold)
         identity = identity_check(evaluators.identity, original, protected, faces)
         row["faces_checked"], row["identity_kept"] = identity["faces_checked"], identity["identity_kept"]
         row["identity_min_distance"] = identity["min_distance"]
@@ -114,7 +153,7 @@ def measure(item, original, protected, decisions, params, evaluators, detected=N
         altered_fraction=metrics.altered_fraction(original, protected),
         protected_fraction=metrics.protected_fraction(protected_area),
     )
-    return row
+    return row, face_rows(item, params, faces, obfuscated, decisions.get("strength_zones"), identity)
 
 
 def load_pair(item, max_pixels):
@@ -129,9 +168,14 @@ def load_pair(item, max_pixels):
 
 
 def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels):
+    """The image rows of evaluate_shard."""
+    return evaluate_shard(items, params, evaluators, batch_size, max_pixels)[0]
+
+
+def evaluate_shard(items, params, evaluators, batch_size, max_pixels):
     """items: dicts with id, path, detect_json, caption_json, language_json, png, decisions
-    (and masks_npz for scenario 1). Returns the rows (tables.ROW_COLUMNS)."""
-    rows = []
+    (and masks_npz for scenario 1). Returns (image rows (tables.ROW_COLUMNS), face rows (FACE_COLUMNS))."""
+    rows, faces = [], []
     load = functools.partial(load_pairs, max_pixels=max_pixels)
     for chunk, pairs in prefetched(batches(items, batch_size), load):
         batch, loaded = [], []
@@ -147,9 +191,12 @@ def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels):
         detected = evaluators.persons.detect(protected) if evaluators.persons else [None] * len(batch)
         captions = evaluators.caption(protected) if evaluators.caption else [None] * len(batch)
         for item, (original, image, decisions), found, caption in zip(batch, loaded, detected, captions, strict=True):
-            rows.append(measure(item, original, image, decisions, params, evaluators, found, caption))
-    log.info("evaluated %d images (%d rejected)", len(rows), sum(row["status"] != "ok" for row in rows))
-    return rows
+            row, face_records = measure(item, original, image, decisions, params, evaluators, found, caption)
+            rows.append(row)
+            faces.extend(face_records)
+    log.info("evaluated %d images (%d rejected), %d faces in protected regions", len(rows),
+             sum(row["status"] != "ok" for row in rows), len(faces))
+    return rows, faces
 
 
 def load_pairs(items, max_pixels):

@@ -1,9 +1,16 @@
-"""Privacy versus utility per variant: one row per scenario, one column per leak measure.
+"""Privacy versus utility per variant: one row per scenario, one column per panel, one point per variant.
 
-Utility (SSIM outside the protected region, higher is better) is on x; each
-leak rate (lower is better) is on y, so the best variants sit bottom right.
-A variant whose value is NaN is not drawn; the axes say so, so an empty
-plot explains itself.
+The first two panels plot the rank-1 re-identification rate (dlib, against
+the run's own faces; lower is better) against the effective resolution
+(median blocks across an obfuscated face) and against SSIM outside the
+protected region (higher is better), so the best variants sit bottom right.
+The flat-erase control (the same faces erased to their mean colour) is a
+dashed line at the mean of the scenario's variants' control rates, with a
+band from their lowest to their highest where they differ (variants that
+protect other regions check other faces): no protection of the face box can
+go below it. The other panels plot the remaining leaks (faces and persons
+found again, caption words kept) against SSIM outside. A variant whose
+value is NaN is not drawn; the axes say so, so an empty plot explains itself.
 """
 
 import math
@@ -16,14 +23,26 @@ from matplotlib.figure import Figure
 from .save import figure_style, save_figure
 
 UTILITY = "ssim_outside"
-LEAKS = {
+RESOLUTION = "blocks_across_median"
+REIDENTIFICATION = "reidentification_rate"
+CONTROL = "erased_reidentification_rate"
+LABELS = {
+    UTILITY: "SSIM outside",
+    RESOLUTION: "blocks (blur: sigmas) across a face, median",
+    REIDENTIFICATION: "re-identified (rank 1, dlib)",
     "face_redetection_rate": "face re-detection rate",
-    "identity_kept_rate": "identity kept (dlib)",
     "person_redetection_rate": "person re-detection rate",
     "words_kept_rate": "caption words kept",
 }
-REQUIRED_COLUMNS = ("variant", "scenario", UTILITY, "altered_fraction", *LEAKS)
-PANEL_SIZE = (4.5, 3.6)  # inches per axes
+PANELS = (  # (x, y): the leak on y, lower is better
+    (RESOLUTION, REIDENTIFICATION),
+    (UTILITY, REIDENTIFICATION),
+    (UTILITY, "face_redetection_rate"),
+    (UTILITY, "person_redetection_rate"),
+    (UTILITY, "words_kept_rate"),
+)
+REQUIRED_COLUMNS = ("variant", "scenario", "altered_fraction", CONTROL, *LABELS)
+PANEL_SIZE = (4.2, 3.4)  # inches per axes
 X_MARGIN = 0.05
 
 
@@ -53,11 +72,19 @@ def utility_limits(values):
     return min(max(low, 0.0), 1.0 - X_MARGIN), 1.0
 
 
-def draw_leak(ax, rows, leak, colours, xlim):
-    """One scenario's leak measure against utility; rows sorted by variant."""
+def resolution_limits(values):
+    """x from 0 to the largest finite blocks across plus a tenth, rounded up to a whole block (at least 1)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return 0.0, 1.0
+    return 0.0, float(max(1, math.ceil(float(finite.max()) * 1.1)))
+
+
+def draw_leak(ax, rows, x_column, leak, colours, xlim):
+    """One scenario's leak measure against ``x_column``; rows sorted by variant."""
     missing, points = [], {}
     for row in rows.itertuples(index=False):
-        x, y = getattr(row, UTILITY), getattr(row, leak)
+        x, y = getattr(row, x_column), getattr(row, leak)
         if not (np.isfinite(x) and np.isfinite(y)):
             missing.append(row.variant)
             continue
@@ -75,29 +102,48 @@ def draw_leak(ax, rows, leak, colours, xlim):
     ax.grid(True, linewidth=0.5, alpha=0.5)
 
 
+def draw_control(ax, rows):
+    """The flat-erase control: a dashed line at the mean of the variants' rates, a band over their range."""
+    rates = rows[CONTROL].to_numpy(np.float64)
+    rates = rates[np.isfinite(rates)]
+    if not len(rates):
+        return
+    low, mean, high = float(rates.min()), float(rates.mean()), float(rates.max())
+    if high > low:
+        ax.axhspan(low, high, color="0.5", alpha=0.15, linewidth=0, zorder=1)
+    line = ax.axhline(mean, color="0.35", linestyle="--", linewidth=1, zorder=2,
+                      label=f"flat-erase control {mean:.2f}")
+    # Upper right (high utility, high leak) is where points are rarest after upper left, which holds "n/a".
+    ax.legend(handles=[line], loc="upper right", fontsize=7, frameon=False)
+
+
 def privacy_utility_figure(aggregates):
-    """Figure with one row per scenario present and one column per leak measure."""
+    """Figure with one row per scenario present and one column per panel (PANELS)."""
     check_aggregates(aggregates)
-    types = {"variant": str, "scenario": str, UTILITY: float, **{leak: float for leak in LEAKS}}
+    types = {"variant": str, "scenario": str, CONTROL: float, **{column: float for column in LABELS}}
     table = aggregates.astype(types).sort_values(["scenario", "variant"])
     scenarios = sorted(table["scenario"].unique())
     colours = variant_colours(table["variant"].unique())
-    xlim = utility_limits(table[UTILITY].to_numpy(np.float64))
+    limits = {UTILITY: utility_limits(table[UTILITY].to_numpy(np.float64)),
+              RESOLUTION: resolution_limits(table[RESOLUTION].to_numpy(np.float64))}
     with figure_style():
         rows = max(len(scenarios), 1)
-        fig = Figure(figsize=(PANEL_SIZE[0] * len(LEAKS), PANEL_SIZE[1] * rows), layout="tight")
-        fig.suptitle("privacy (leaks, lower is better) vs utility (SSIM outside, higher is better)")
+        fig = Figure(figsize=(PANEL_SIZE[0] * len(PANELS), PANEL_SIZE[1] * rows), layout="tight")
+        fig.suptitle("privacy (leaks, lower is better) vs utility (effective resolution and SSIM outside, "
+                     "higher is better)")
         if not scenarios:
             fig.text(0.5, 0.5, "no aggregates", ha="center", va="center")
             return fig
-        axes = fig.subplots(len(scenarios), len(LEAKS), squeeze=False)
+        axes = fig.subplots(len(scenarios), len(PANELS), squeeze=False)
         for ax_row, scenario in zip(axes, scenarios, strict=True):
             scenario_rows = table[table["scenario"] == scenario]
-            for ax, (leak, label) in zip(ax_row, LEAKS.items(), strict=True):
-                draw_leak(ax, scenario_rows, leak, colours, xlim)
-                ax.set_title(f"{scenario}: {label}", fontsize=10)
-                ax.set_xlabel("SSIM outside")
-                ax.set_ylabel(label)
+            for ax, (x_column, leak) in zip(ax_row, PANELS, strict=True):
+                draw_leak(ax, scenario_rows, x_column, leak, colours, limits[x_column])
+                if leak == REIDENTIFICATION:
+                    draw_control(ax, scenario_rows)
+                ax.set_title(f"{scenario}: {LABELS[leak]}", fontsize=10)
+                ax.set_xlabel(LABELS[x_column])
+                ax.set_ylabel(LABELS[leak])
     return fig
 
 
