@@ -51,11 +51,12 @@ def blur_kernel(sigma, base_kernel, base_sigma):
 
 
 def mosaic_half_sizes(face_width, base, strength):
-    """Random mosaic half-size range for a face: patch sides (2k + 1) within one step of the
-    relative block, so the face gets about ``blocks_per_face`` patches across whatever k is
-    drawn. The configured range's smallest patch is the floor."""
+    """Random mosaic half-size range for a face: patch sides (2k + 1) of the relative block,
+    rounded up to odd, or one step (2 px) smaller, so the face gets about ``blocks_per_face``
+    patches across whichever k is drawn. The floor is the configured range's middle patch
+    (9 px for 2-7): small faces get no finer patches than the original's typical one."""
     low, high = base
     if strength["mode"] == "original":
         return (low, high)
-    half = max(low, round((block_size(face_width, 2 * low + 1, strength) - 1) / 2))
-    return (max(low, half - 1), half + 1)
+    half = math.ceil((block_size(face_width, 2 * ((low + high) // 2) + 1, strength) - 1) / 2)
+    return (max(low, half - 1), half)

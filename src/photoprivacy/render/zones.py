@@ -8,18 +8,20 @@ later zone wins where zones overlap):
 2. the head region of each person without a found face, at the estimate;
 3. each found face, at its own width.
 
-Person boxes go widest face first, so where a near person's box covers a far
-person, the far person keeps the finer blocks its own face needs. Pixels in no
-zone (scenario 1's objects, words and scene away from every person) form the
-``other`` zone and take the configured fixed sizes. No zone grows with a mask
-component: two persons whose masks merge keep their own block sizes.
+Within a step the narrowest face goes first, so where zones of one step overlap
+the wider face's (coarser) strength holds: an overlap never weakens a face's
+protection. A face found twice from overlapping person boxes, or cut by the edge
+of one, counts once, at its widest. Pixels in no zone (scenario 1's objects,
+words and scene away from every person) form the ``other`` zone and take the
+configured fixed sizes. No zone grows with a mask component: two persons whose
+masks merge keep their own block sizes.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import box_centre, box_iou, box_to_region
+from ..geometry import box_area, box_centre, box_intersection, box_to_region
 from .masking import bounding_region
 from .strength import estimated_face_width, face_box_width
 
@@ -58,11 +60,12 @@ def _contains(region, point):
     return x0 <= point[0] < x1 and y0 <= point[1] < y1
 
 
-def distinct_faces(faces, iou=0.5):
-    """(person, box) pairs without the repeats that overlapping person boxes find (IoU >= ``iou``), first kept."""
+def distinct_faces(faces, overlap=0.5):
+    """(person, box) pairs without repeats: a face found again from an overlapping person box, or cut
+    by a box's edge, covers ``overlap`` or more of the smaller box; the widest of them is kept."""
     kept = []
-    for person, box in faces:
-        if all(box_iou(box, other) < iou for _, other in kept):
+    for person, box in sorted(faces, key=lambda face: -face_box_width(face[1])):
+        if all(box_intersection(box, other) < overlap * min(box_area(box), box_area(other)) for _, other in kept):
             kept.append((person, box))
     return kept
 
@@ -88,10 +91,10 @@ def plan_zones(persons, faces, width, height, face_per_person):
         if region is not None:
             found.append(Zone("face", person, region, face_box_width(box), FACE_SOURCE))
 
-    def widest_first(zones):
-        return sorted(zones, key=lambda zone: -zone.face_width)
+    def narrowest_first(zones):
+        return sorted(zones, key=lambda zone: zone.face_width)
 
-    return [OTHER, *widest_first(bodies), *widest_first(heads), *widest_first(found)]
+    return [OTHER, *narrowest_first(bodies), *narrowest_first(heads), *narrowest_first(found)]
 
 
 def zone_labels(zones, height, width):
