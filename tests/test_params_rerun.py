@@ -105,8 +105,8 @@ FOLLOWERS = {
     "relations": {"masks"},
     "scene": {"masks", "figure_panel"},
     "masks": {"render_scenario1", "evaluate_scenario1", "figure_panel"},
-    "persons": {"faces", "render_scenario2", "figure_panel"},
-    "faces": {"fakes", "render_scenario2"},
+    "persons": {"faces", "render_scenario1", "render_scenario2", "figure_panel"},  # scenario 1: sizes per face
+    "faces": {"fakes", "render_scenario1", "render_scenario2"},
     "fakes": {"render_scenario2"},
     "render_scenario1": {"evaluate_scenario1", "figure_panel"},
     "render_scenario2": {"evaluate_scenario2", "figure_panel"},

@@ -197,7 +197,7 @@ def test_changing_the_strength_reruns_both_renderings_and_their_evaluation_only(
     assert jobs_per_stage(jobs) == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
 
 
-def test_changing_the_face_detection_size_reruns_scenario2_from_faces(project):
+def test_changing_the_face_detection_size_reruns_both_renders_from_faces(project):
     config = default_config()
     write_config(project, "faces.yaml")
     changed = yaml.safe_load((project / "faces.yaml").read_text())
@@ -205,7 +205,8 @@ def test_changing_the_face_detection_size_reruns_scenario2_from_faces(project):
     (project / "faces.yaml").write_text(yaml.safe_dump(changed))
     jobs = jobs_per_stage(planned_jobs(project, "--configfile", "faces.yaml"))
     shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
-    rerun = {"faces", "fakes", "render_scenario2", "evaluate_scenario2"}
+    # Scenario 1 sizes its strength to the faces found, too.
+    rerun = {"faces", "fakes", "render_scenario2", "evaluate_scenario2", "render_scenario1", "evaluate_scenario1"}
     assert jobs == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
 
 
