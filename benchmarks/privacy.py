@@ -62,7 +62,8 @@ def per_photo(images, faces, variant):
     and flat-erase re-identified faces, faces found again, SSIM outside."""
     faces, images = faces[faces["variant"] == variant], images[images["variant"] == variant]
     obfuscated = faces[faces["protection"] == "obfuscated"].groupby(["image_id", "scenario"])["blocks_across"]
-    checked = faces[faces["checked"].astype(bool)].groupby(["image_id", "scenario"])
+    checked = faces[faces["checked"].astype(bool)].astype({"reidentified": int, "erased_reidentified": int})
+    checked = checked.groupby(["image_id", "scenario"])
     table = pd.DataFrame({
         "faces": faces.groupby(["image_id", "scenario"]).size(),
         "blocks_median": obfuscated.median(),

@@ -263,6 +263,19 @@ def test_privacy_utility_figure_has_a_row_per_scenario_and_names_missing_values(
     assert not fig.axes[2].get_lines() and fig.axes[2].get_legend() is None
 
 
+def test_a_large_sweep_gets_one_legend_instead_of_names_at_points():
+    base = aggregates()
+    table = pd.concat([base.assign(variant=base["variant"] + f"_{n}") for n in (2, 3, 4, 6)], ignore_index=True)
+    table.loc[table["variant"].str.startswith("replace"), "person_redetection_rate"] = np.nan
+    fig = privacy_utility_figure(table)
+    [legend] = fig.legends
+    assert [text.get_text() for text in legend.get_texts()] == sorted(table["variant"].unique())  # 12 variants
+    assert axes_texts(fig.axes[1]) == []  # no names at the points
+    assert axes_texts(fig.axes[0]) == ["n/a: replace_2, replace_3, replace_4, replace_6"]
+    table["person_redetection_rate"] = np.nan
+    assert axes_texts(privacy_utility_figure(table).axes[3]) == ["n/a: every variant"]
+
+
 def test_control_band_spans_the_variants_control_rates():
     table = aggregates()
     table.loc[table["scenario"] == "scenario1", "erased_reidentification_rate"] = [0.1, 0.3, np.nan]

@@ -11,6 +11,8 @@ protect other regions check other faces): no protection of the face box can
 go below it. The other panels plot the remaining leaks (faces and persons
 found again, caption words kept) against SSIM outside. A variant whose
 value is NaN is not drawn; the axes say so, so an empty plot explains itself.
+Up to ``LABELLED_VARIANTS`` variants each point carries its name; a larger
+sweep (sweeps/strength.tsv has 18) gets one legend of colours and markers instead.
 """
 
 import math
@@ -42,8 +44,10 @@ PANELS = (  # (x, y): the leak on y, lower is better
     (UTILITY, "words_kept_rate"),
 )
 REQUIRED_COLUMNS = ("variant", "scenario", "altered_fraction", CONTROL, *LABELS)
-PANEL_SIZE = (4.2, 3.4)  # inches per axes
+PANEL_SIZE = (4.2, 3.6)  # inches per axes
 X_MARGIN = 0.05
+LABELLED_VARIANTS = 8  # more variants: a legend instead of a name at every point
+MARKERS = ("o", "s", "^", "D")
 
 
 def check_aggregates(aggregates):
@@ -60,6 +64,16 @@ def variant_colours(variants):
     """Sorted variants -> tab10 colours, cycled; the same variant has the same colour everywhere."""
     palette = colormaps["tab10"].colors
     return {name: palette[i % len(palette)] for i, name in enumerate(sorted(variants))}
+
+
+def variant_styles(variants):
+    """Sorted variants -> (colour, marker): tab10 colours with a circle up to LABELLED_VARIANTS variants
+    (their names are written at the points), else tab20 colours and a marker per round of 20."""
+    names = sorted(variants)
+    if len(names) <= LABELLED_VARIANTS:
+        return {name: (colour, "o") for name, colour in variant_colours(names).items()}
+    palette = colormaps["tab20"].colors
+    return {name: (palette[i % 20], MARKERS[i // 20 % len(MARKERS)]) for i, name in enumerate(names)}
 
 
 def utility_limits(values):
@@ -80,22 +94,24 @@ def resolution_limits(values):
     return 0.0, float(max(1, math.ceil(float(finite.max()) * 1.1)))
 
 
-def draw_leak(ax, rows, x_column, leak, colours, xlim):
-    """One scenario's leak measure against ``x_column``; rows sorted by variant."""
+def draw_leak(ax, rows, x_column, leak, styles, xlim, labelled=True):
+    """One scenario's leak measure against ``x_column``; rows sorted by variant; ``labelled``: names at points."""
     missing, points = [], {}
     for row in rows.itertuples(index=False):
         x, y = getattr(row, x_column), getattr(row, leak)
         if not (np.isfinite(x) and np.isfinite(y)):
             missing.append(row.variant)
             continue
-        ax.scatter([x], [y], color=colours[row.variant], s=30, zorder=3, clip_on=False)
+        colour, marker = styles[row.variant]
+        ax.scatter([x], [y], color=colour, marker=marker, s=30, zorder=3, clip_on=False, label=row.variant)
         points.setdefault((round(x, 4), round(y, 4)), []).append(row.variant)
     # Variants with equal values (e.g. one that changes only the other scenario) share one label.
-    for (x, y), names in points.items():
+    for (x, y), names in points.items() if labelled else ():
         ax.annotate(", ".join(names), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
     if missing:
         # Upper left is the worst corner (low utility, high leak), where points are rarest.
-        ax.text(0.02, 0.98, f"n/a: {', '.join(missing)}", transform=ax.transAxes, va="top", ha="left",
+        text = "n/a: every variant" if len(missing) == len(rows) > 1 else f"n/a: {', '.join(missing)}"
+        ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", ha="left", wrap=True,
                 fontsize=7, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     ax.set_xlim(*xlim)
     ax.set_ylim(0.0, 1.0)
@@ -123,12 +139,14 @@ def privacy_utility_figure(aggregates):
     types = {"variant": str, "scenario": str, CONTROL: float, **{column: float for column in LABELS}}
     table = aggregates.astype(types).sort_values(["scenario", "variant"])
     scenarios = sorted(table["scenario"].unique())
-    colours = variant_colours(table["variant"].unique())
+    styles = variant_styles(table["variant"].unique())
+    labelled = len(styles) <= LABELLED_VARIANTS
     limits = {UTILITY: utility_limits(table[UTILITY].to_numpy(np.float64)),
               RESOLUTION: resolution_limits(table[RESOLUTION].to_numpy(np.float64))}
     with figure_style():
         rows = max(len(scenarios), 1)
-        fig = Figure(figsize=(PANEL_SIZE[0] * len(PANELS), PANEL_SIZE[1] * rows), layout="tight")
+        width = PANEL_SIZE[0] * len(PANELS) + (0 if labelled else 1.6)  # room for the legend
+        fig = Figure(figsize=(width, PANEL_SIZE[1] * rows), layout="constrained")
         fig.suptitle("privacy (leaks, lower is better) vs utility (effective resolution and SSIM outside, "
                      "higher is better)")
         if not scenarios:
@@ -138,12 +156,16 @@ def privacy_utility_figure(aggregates):
         for ax_row, scenario in zip(axes, scenarios, strict=True):
             scenario_rows = table[table["scenario"] == scenario]
             for ax, (x_column, leak) in zip(ax_row, PANELS, strict=True):
-                draw_leak(ax, scenario_rows, x_column, leak, colours, limits[x_column])
+                draw_leak(ax, scenario_rows, x_column, leak, styles, limits[x_column], labelled)
                 if leak == REIDENTIFICATION:
                     draw_control(ax, scenario_rows)
                 ax.set_title(f"{scenario}: {LABELS[leak]}", fontsize=10)
                 ax.set_xlabel(LABELS[x_column])
                 ax.set_ylabel(LABELS[leak])
+        if not labelled:
+            handles, names = axes[0][1].get_legend_handles_labels()
+            named = [(h, n) for h, n in zip(handles, names, strict=True) if not n.startswith("flat-erase")]
+            fig.legend(*zip(*named, strict=True), loc="outside right center", fontsize=7, title="variant")
     return fig
 
 
