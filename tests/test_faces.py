@@ -30,12 +30,12 @@ COCO01_WOMAN = [300, 25, 490, 620]
 def test_centerface_finds_the_faces_inside_major_and_minor_boxes(shared_photos):
     image = load_rgb(next(p for p in shared_photos if p.name == "coco01.jpg"), MAX_PIXELS)
     persons = [person(0, COCO01_MAN), person(1, COCO01_WOMAN, role="minor")]
-    faces, minor_faces, notes = faces_of_persons(image, persons, CenterFaceDetector(0.5, 1280))
+    faces, other_faces, notes = faces_of_persons(image, persons, CenterFaceDetector(0.5, 1280))
     assert notes == [] and all(f["person"] == 0 and f["score"] > 0.5 for f in faces)
     # The woman (a minor) has her face found too (and part of his, inside her box): they size her
     # obfuscation and are not replaced.
-    assert minor_faces and all(f["person"] == 1 and "face" not in f for f in minor_faces)
-    assert any(361 <= (b[0] + b[2]) / 2 <= 433 and b[3] < 200 for b in (f["box_xyxy"] for f in minor_faces))
+    assert other_faces and all(f["person"] == 1 and "face" not in f for f in other_faces)
+    assert any(361 <= (b[0] + b[2]) / 2 <= 433 and b[3] < 200 for b in (f["box_xyxy"] for f in other_faces))
     # The man's face is around x 245-342, y 90-218 (CenterFace on the whole photo). The
     # woman's face reaches into his box too (x 361-433), so part of it may be found as well.
     centres = [((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in (f["box_xyxy"] for f in faces)]
@@ -74,7 +74,30 @@ def test_face_boxes_map_to_image_pixels_and_are_clipped():
     persons = [person(0, [-10, 20, 30, 70])]  # partly outside the image
     faces, _, notes = faces_of_persons(image, persons, FixedDetector([-5, 5, 100, 20]))
     # The crop starts at (0, 20); the face box is clipped to the image: x 0..60, y 25..40.
-    assert faces == [{"face": 0, "person": 0, "box_xyxy": [0, 25, 60, 40], "score": 0.9}]
+    assert faces == [{"face": 0, "person": 0, "box_xyxy": [0, 25, 60, 40], "score": 0.9, "source": "person_box"}]
+    assert notes == []
+
+
+class WholePhotoDetector:
+    """Finds a face in a crop at its top-left corner, and two more only on the whole 100 x 120 photo."""
+
+    def __call__(self, rgb):
+        if rgb.shape[:2] != (100, 120):
+            return [([0, 0, 10, 10], 0.9)]
+        return [([2, 2, 12, 12], 0.8),  # the crop face of person 0 again (most of it): not repeated
+                ([50, 30, 70, 50], 0.7),  # centred in both persons' boxes: listed for each
+                ([2, 85, 12, 98], 0.6)]  # in no person's box: not listed
+
+
+def test_the_whole_photo_pass_adds_faces_the_box_searches_missed():
+    persons = [person(0, [0, 0, 80, 90]), person(1, [40, 20, 120, 100], role="minor")]
+    faces, others, notes = faces_of_persons(gradient_image(100, 120), persons, WholePhotoDetector())
+    assert faces == [{"face": 0, "person": 0, "box_xyxy": [0, 0, 10, 10], "score": 0.9, "source": "person_box"}]
+    assert others == [
+        {"person": 1, "box_xyxy": [40, 20, 50, 30], "score": 0.9, "source": "person_box"},
+        {"person": 0, "box_xyxy": [50, 30, 70, 50], "score": 0.7, "source": "photo"},
+        {"person": 1, "box_xyxy": [50, 30, 70, 50], "score": 0.7, "source": "photo"},
+    ]
     assert notes == []
 
 

@@ -26,9 +26,9 @@ def person(index, box, role):
             "distance": 10.0, "attention_rank": 1, "distance_rank": 1, "final_score": 1.0, "role": role}
 
 
-def records(persons, faces, minor_faces=()):
+def records(persons, faces, other_faces=()):
     return ({"image_id": "x", "status": "ok", "reason": None, "persons": persons},
-            {"image_id": "x", "status": "ok", "reason": None, "faces": faces, "minor_faces": list(minor_faces)})
+            {"image_id": "x", "status": "ok", "reason": None, "faces": faces, "other_faces": list(other_faces)})
 
 
 def outside(shape, regions):
@@ -114,7 +114,7 @@ def test_same_inputs_give_identical_bytes_and_a_valid_log(tmp_path):
 
 def test_rejected_image_gets_a_placeholder_and_the_reason(tmp_path):
     persons = {"image_id": "x", "status": "rejected", "reason": "empty file (0 bytes)", "persons": []}
-    faces = {"image_id": "x", "status": "rejected", "reason": "empty file (0 bytes)", "faces": [], "minor_faces": []}
+    faces = {"image_id": "x", "status": "rejected", "reason": "empty file (0 bytes)", "faces": [], "other_faces": []}
     item = render_files(tmp_path, gradient_image(4, 4), persons, faces, np.zeros((0, 1, 1, 3), np.uint8), PARAMS)
     assert load_rgb(item["png"], MAX_PIXELS).shape == (1, 1, 3)
     log = read_json(item["decisions"])

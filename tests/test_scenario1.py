@@ -24,7 +24,7 @@ def detection(detections, width=100, height=80, status="ok"):
 MAN = {"label_id": 1, "label": "person", "score": 0.99, "box_xyxy": [10, 10, 40, 70], "query": 0}
 HORSE = {"label_id": 19, "label": "horse", "score": 0.95, "box_xyxy": [35, 30, 90, 75], "query": 1}
 KITE = {"label_id": 38, "label": "kite", "score": 0.95, "box_xyxy": [80, 0, 95, 10], "query": 2}
-NO_PEOPLE = ({"persons": []}, {"faces": [], "minor_faces": []})  # persons and faces records: nothing sized per face
+NO_PEOPLE = ({"persons": []}, {"faces": [], "other_faces": []})  # persons and faces records: nothing sized per face
 
 
 def test_relations_record_edges_and_reasons():
@@ -110,7 +110,7 @@ def test_render_hides_only_the_enabled_components():
     image = np.random.default_rng(0).integers(0, 256, (80, 100, 3), dtype=np.uint8)
     masks, record = masks_for(detection([MAN, HORSE]), w1=["horse"], w2=["beach"])
     people = ({"persons": [{"person": 0, "box_xyxy": MAN["box_xyxy"], "role": "minor"}]},
-              {"faces": [], "minor_faces": []})
+              {"faces": [], "other_faces": []})
     params = dict(RENDER, components=["persons"])
     out, regions, zones, warnings = render_scenario1(image, masks, record, people, params, "x")
     # No face found: the person and its head (the top 30 px) at 0.3 x 30 px (the box's width).

@@ -68,7 +68,7 @@ def test_zones_are_planned_per_person_and_face_in_painting_order():
 def people_records(persons, faces):
     """A persons record and its faces record (every face a minor's: scenario 1 ignores roles)."""
     return ({"persons": [{"person": i, "box_xyxy": box, "role": "minor"} for i, box in enumerate(persons)]},
-            {"faces": [], "minor_faces": [{"person": p, "box_xyxy": box, "score": 0.9} for p, box in faces]})
+            {"faces": [], "other_faces": [{"person": p, "box_xyxy": box, "score": 0.9} for p, box in faces]})
 
 
 def render_params(method, mode="relative"):

@@ -39,6 +39,13 @@ def box_iou(a, b):
     return float(shared / union) if union > 0 else 0.0
 
 
+def same_face(a, b, share=0.5):
+    """Whether two face boxes are one face found twice: they overlap by at least ``share`` of the
+    smaller box (IoU misses a face cut by a box's edge, which lies inside the whole one)."""
+    shared = box_intersection(a, b)
+    return shared > 0 and shared >= share * min(box_area(a), box_area(b))
+
+
 def grow_box(box, pixels):
     x0, y0, x1, y1 = box
     return [x0 - pixels, y0 - pixels, x1 + pixels, y1 + pixels]

@@ -20,7 +20,7 @@ import io
 import cv2
 import numpy as np
 
-from ..geometry import box_to_region, grow_box
+from ..geometry import box_to_region, grow_box, same_face
 from ..registry import Registry
 
 # faces.detector -> a builder of the detector from the faces stage's params.
@@ -102,33 +102,49 @@ NO_FACE_NOTE = "no face found in the major person's box"
 def faces_of_persons(image, persons, detector):
     """Faces found inside each person's box, in image pixels (clipped to the image).
 
-    Returns (faces, minor_faces, notes): a face is a dict with its box, score and
-    person. ``faces`` are the major persons' (to be replaced; ``face`` numbers
-    them); ``minor_faces`` the minor persons', which size their obfuscation.
-    Notes say which major persons could not be searched or had no face, and why.
+    Returns (faces, other_faces, notes). ``faces`` are the faces found in major
+    persons' boxes, to be replaced (``face`` numbers them). ``other_faces`` size
+    the obfuscation and are never replaced: the faces found in minor persons'
+    boxes, and those a pass over the whole photo finds that no box search found
+    (a crop can cut a face or lose its context), each listed with every person
+    whose box holds its centre. Notes say which major persons could not be
+    searched or had no face, and why.
     """
     height, width = image.shape[:2]
-    faces, minor_faces, notes = [], [], []
+    faces, other_faces, notes = [], [], []
+    regions = {person["person"]: box_to_region(person["box_xyxy"], width, height) for person in persons}
     for person in persons:
-        major = person["role"] == "major"
-        region = box_to_region(person["box_xyxy"], width, height)
+        major, region = person["role"] == "major", regions[person["person"]]
         if region is None:
             if major:
                 notes.append({"person": person["person"], "note": "person box has no area inside the image"})
             continue
         x0, y0, x1, y1 = region
-        found = 0
-        for box, score in detector(image[y0:y1, x0:x1]):
-            clipped = box_to_region([box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0], width, height)
-            if clipped is None:
+        found = [_face(person["person"], [box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0], score, width, height,
+                       "person_box") for box, score in detector(image[y0:y1, x0:x1])]
+        found = [face for face in found if face is not None]
+        if major:
+            faces += [{"face": len(faces) + i, **face} for i, face in enumerate(found)]
+            if not found:
+                notes.append({"person": person["person"], "note": NO_FACE_NOTE})
+        else:
+            other_faces += found
+    if any(region is not None for region in regions.values()):
+        known = [face["box_xyxy"] for face in [*faces, *other_faces]]
+        for box, score in detector(image):
+            if any(same_face(box, other) for other in known):
                 continue
-            found += 1
-            face = {"person": person["person"], "box_xyxy": list(clipped),
-                    "score": None if score is None else round(score, 6)}
-            if major:
-                faces.append({"face": len(faces), **face})
-            else:
-                minor_faces.append(face)
-        if major and not found:
-            notes.append({"person": person["person"], "note": NO_FACE_NOTE})
-    return faces, minor_faces, notes
+            centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+            for person, region in regions.items():
+                if region is not None and region[0] <= centre[0] < region[2] and region[1] <= centre[1] < region[3]:
+                    other_faces.append(_face(person, box, score, width, height, "photo"))
+    return faces, [face for face in other_faces if face is not None], notes
+
+
+def _face(person, box, score, width, height, source):
+    clipped = box_to_region(box, width, height)
+    if clipped is None:
+        return None
+    return {"person": person, "box_xyxy": list(clipped), "score": None if score is None else round(score, 6),
+            "source": source}
+

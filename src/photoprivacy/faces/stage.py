@@ -1,7 +1,8 @@
 """The faces and fakes stages over one shard.
 
 faces: the faces inside each person's box (results/faces/{id}.json): the major
-persons' are replaced, the minor persons' size their obfuscation.
+persons' are replaced; the others (minor persons', and those only a pass over
+the whole photo finds) size the obfuscation.
 fakes: one generated face per found face (results/fakes/{id}.npz), kept
 apart from rendering so that changing a blend or mosaic setting reuses them.
 The faces of a shard can be generated in batches across images; they are
@@ -18,15 +19,15 @@ from ..records import after
 from ..stages import STAGE_VERSIONS
 from .detectors import faces_of_persons
 
-SCHEMA_VERSION = 2  # 2: minor_faces
+SCHEMA_VERSION = 2  # 2: other_faces, source
 
 
 def faces_record(persons, detector, params, image=None):
     """The faces record (workflow/schemas/faces.schema.json) of one image."""
     prov = provenance("faces", STAGE_VERSIONS["faces"], params, detector.model_info)
-    record = after(persons, prov, SCHEMA_VERSION, detector=detector.name, faces=[], minor_faces=[], notes=[])
+    record = after(persons, prov, SCHEMA_VERSION, detector=detector.name, faces=[], other_faces=[], notes=[])
     if image is not None:
-        record["faces"], record["minor_faces"], record["notes"] = faces_of_persons(image, persons["persons"], detector)
+        record["faces"], record["other_faces"], record["notes"] = faces_of_persons(image, persons["persons"], detector)
     return record
 
 
@@ -44,7 +45,7 @@ def run_faces_shard(items, detector, params, max_pixels):
         record = faces_record(persons, detector, params, image)
         write_json(item["json"], record)
         counts["images"] += 1
-        counts["faces"] += len(record["faces"]) + len(record["minor_faces"])
+        counts["faces"] += len(record["faces"]) + len(record["other_faces"])
     return counts
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import box_area, box_centre, box_intersection, box_to_region
+from ..geometry import box_centre, box_to_region, same_face
 from .masking import bounding_region
 from .strength import estimated_face_width, face_box_width
 
@@ -60,12 +60,12 @@ def _contains(region, point):
     return x0 <= point[0] < x1 and y0 <= point[1] < y1
 
 
-def distinct_faces(faces, overlap=0.5):
-    """(person, box) pairs without repeats: a face found again from an overlapping person box, or cut
-    by a box's edge, covers ``overlap`` or more of the smaller box; the widest of them is kept."""
+def distinct_faces(faces):
+    """(person, box) pairs without repeats (``geometry.same_face``: found again from an overlapping
+    person box, or cut by a box's edge); the widest of them is kept."""
     kept = []
     for person, box in sorted(faces, key=lambda face: -face_box_width(face[1])):
-        if all(box_intersection(box, other) < overlap * min(box_area(box), box_area(other)) for _, other in kept):
+        if not any(same_face(box, other) for _, other in kept):
             kept.append((person, box))
     return kept
 
@@ -147,14 +147,14 @@ def hide_zones(image, area, zones, strength_of, hide, reach):
 
 def zones_of_records(persons, faces, width, height, face_per_person, scale=(1.0, 1.0)):
     """``plan_zones`` for a persons record and its faces record (every face found in a person's
-    box: ``faces`` and ``minor_faces``), boxes scaled by (sx, sy) to the working size."""
+    box or on the photo: ``faces`` and ``other_faces``), boxes scaled by (sx, sy) to the working size."""
     sx, sy = scale
 
     def scaled(box):
         return [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy]
 
     people = [(p["person"], scaled(p["box_xyxy"])) for p in persons["persons"]]
-    found = [(f["person"], scaled(f["box_xyxy"])) for f in [*faces["faces"], *faces["minor_faces"]]]
+    found = [(f["person"], scaled(f["box_xyxy"])) for f in [*faces["faces"], *faces["other_faces"]]]
     return plan_zones(people, found, width, height, face_per_person)
 
 
