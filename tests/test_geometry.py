@@ -14,6 +14,7 @@ from photoprivacy.geometry import (
     boxes_mask,
     centre_distance,
     grow_box,
+    same_face,
 )
 
 
@@ -36,3 +37,11 @@ def test_regions_grow_to_whole_pixels_and_masks_follow():
     expected = np.zeros((4, 5), bool)
     expected[1:3, 0:3] = True
     np.testing.assert_array_equal(boxes_mask([[0.5, 1.2, 2.1, 2.9], None, [20, 20, 30, 30]], 4, 5), expected)
+
+
+def test_same_face_is_an_overlap_of_the_smaller_box():
+    assert same_face([0, 0, 10, 10], [0, 0, 10, 10])
+    assert same_face([0, 0, 20, 20], [10, 0, 20, 20])  # a face cut by a box edge: half of it, all inside
+    assert same_face([0, 0, 20, 20], [15, 0, 25, 20])  # 5 x 20 shared: half the smaller box
+    assert not same_face([0, 0, 20, 20], [16, 0, 26, 20])  # 4 x 20 shared: under half
+    assert not same_face([0, 0, 10, 10], [20, 20, 30, 30])

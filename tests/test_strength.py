@@ -34,13 +34,13 @@ def test_blur_sigma_and_kernel():
     assert strength.blur_kernel(20.0, 45, 15.0) == 61  # 60 -> 61
 
 
-def test_random_mosaic_patches_are_the_block_or_one_step_smaller():
-    # The floor is the configured range's middle patch: half-size 4, 9 px; so sides 7 or 9 px.
-    assert strength.mosaic_half_sizes(24, (2, 7), RELATIVE) == (3, 4)
-    assert strength.mosaic_half_sizes(54, (2, 7), RELATIVE) == (3, 4)  # 54 / 6 = 9: 6 to 7.7 patches across
-    assert strength.mosaic_half_sizes(60, (2, 7), RELATIVE) == (4, 5)  # block 10 -> sides 9 or 11
-    assert strength.mosaic_half_sizes(120, (2, 7), RELATIVE) == (9, 10)  # block 20 -> sides 19 or 21
-    assert strength.mosaic_half_sizes(300, (2, 7), RELATIVE) == (24, 25)  # block 50 -> sides 49 or 51
+def test_random_mosaic_patches_are_the_block_rounded_up_to_odd():
+    # The floor is the configured range's middle patch: half-size 4, 9 px.
+    assert strength.mosaic_half_sizes(24, (2, 7), RELATIVE) == (4, 4)
+    assert strength.mosaic_half_sizes(54, (2, 7), RELATIVE) == (4, 4)  # 54 / 6 = 9: 6 patches across
+    assert strength.mosaic_half_sizes(60, (2, 7), RELATIVE) == (5, 5)  # block 10 -> 11 px: 5.5 across
+    assert strength.mosaic_half_sizes(120, (2, 7), RELATIVE) == (10, 10)  # block 20 -> 21 px
+    assert strength.mosaic_half_sizes(300, (2, 7), RELATIVE) == (25, 25)  # block 50 -> 51 px
     assert strength.mosaic_half_sizes(300, (2, 7), ORIGINAL) == (2, 7)
 
 

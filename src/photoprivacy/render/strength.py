@@ -51,12 +51,12 @@ def blur_kernel(sigma, base_kernel, base_sigma):
 
 
 def mosaic_half_sizes(face_width, base, strength):
-    """Random mosaic half-size range for a face: patch sides (2k + 1) of the relative block,
-    rounded up to odd, or one step (2 px) smaller, so the face gets about ``blocks_per_face``
-    patches across whichever k is drawn. The floor is the configured range's middle patch
-    (9 px for 2-7): small faces get no finer patches than the original's typical one."""
+    """Random mosaic half-size range for a face. Relative strength: one half-size, whose patch
+    (2k + 1) is the relative block rounded up to odd, so the face gets about ``blocks_per_face``
+    patches across it (the source pixels stay random); the original's range of sizes would
+    spread that count threefold. The configured range's middle patch is the floor (9 px for 2-7)."""
     low, high = base
     if strength["mode"] == "original":
         return (low, high)
     half = math.ceil((block_size(face_width, 2 * ((low + high) // 2) + 1, strength) - 1) / 2)
-    return (max(low, half - 1), half)
+    return (half, half)
