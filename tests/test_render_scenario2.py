@@ -159,6 +159,17 @@ def test_a_major_without_a_face_gets_its_head_region_obfuscated():
                         "params": PARAMS}})
 
 
+def test_a_majors_head_is_sized_by_a_face_only_the_whole_photo_pass_found():
+    image = gradient_image(200, 100)
+    persons, faces = records([person(0, [10, 20, 90, 190], "major")], [],
+                             [{"person": 0, "box_xyxy": [20, 30, 80, 90], "score": 0.6, "source": "photo"}])
+    out, [entry], zones, _ = render_scenario2(image, persons, faces, np.zeros((0, 32, 32, 3), np.uint8), PARAMS)
+    assert entry["kind"] == "head" and entry["region"] == [10, 20, 90, 100]
+    assert entry["parameters"] == {"block_size": 10, "face_width": 60.0, "width_source": "face"}  # 60 / 6
+    assert [(z["kind"], z["block"]) for z in zones] == [("person", 10), ("face", 10)]
+    assert not np.any(out[100:] != image[100:])
+
+
 def test_the_original_behaviour_keeps_an_unfound_face_and_says_so():
     image = gradient_image(120, 100)
     persons, faces = records([person(0, [10, 20, 50, 110], "major")], [])

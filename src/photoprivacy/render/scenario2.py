@@ -80,8 +80,10 @@ def _hide_persons(image, persons, faces, regions, params):
     out, used = hide_zones(image, area, zones, strength_of, lambda crop, region, s: method.apply(crop, region, s),
                            method.reach)
     own = {(zone.kind, zone.person): zone for zone in zones}
-    for entry in hidden:  # a minor's box is its person zone; a major without a face has a head zone
-        zone = own[(entry["kind"], entry["person"])]
+    for entry in hidden:
+        # A minor's box is its person zone. A major whose box search found no face has a head zone, or,
+        # when the pass over the whole photo found its face, its head is sized like its body, by that face.
+        zone = own.get((entry["kind"], entry["person"])) or own[("person", entry["person"])]
         entry["parameters"] = {method.logged_as: strength_of(zone), "face_width": round(float(zone.face_width), 2),
                                "width_source": zone.width_source}
     zone_log = [zone_record(zone, region, minor["method"], parameters, method.resolution(parameters))
