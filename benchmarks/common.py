@@ -18,8 +18,9 @@ SHARED_PHOTOS = REPO.parent / "shared" / "data" / "photos"
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def scratch_project(photos=None, generated=0, empty_files=0, **config_sections):
-    """A temporary project folder with a photos/ folder and a config.yaml."""
+def scratch_project(photos=None, generated=0, empty_files=0, defaults=None, **config_sections):
+    """A temporary project folder with a photos/ folder and a config.yaml: the defaults of
+    ``defaults`` (a config.yaml; this repository's when None) with ``config_sections`` merged in."""
     workdir = Path(tempfile.mkdtemp(prefix="photoprivacy-bench-"))
     folder = workdir / "photos"
     folder.mkdir()
@@ -31,7 +32,7 @@ def scratch_project(photos=None, generated=0, empty_files=0, **config_sections):
         Image.fromarray(pixels).save(folder / f"generated_{index:05d}.jpg", quality=90)
     for index in range(empty_files):  # enough for a dry run, which decodes nothing
         (folder / f"id_{index:06d}.jpg").touch()
-    config = yaml.safe_load((REPO / "config.yaml").read_text())  # the defaults, with these changes:
+    config = yaml.safe_load(Path(defaults or REPO / "config.yaml").read_text())  # with these changes:
     config["input"]["images"] = str(folder)
     for section, values in config_sections.items():
         config.setdefault(section, {}).update(values)
@@ -45,18 +46,34 @@ def benchmark_row(tsv):
         return next(csv.DictReader(handle, delimiter="\t"))
 
 
-def snakemake(workdir, *args, log=None):
-    """Run Snakemake on the offline profile; return wall seconds.
+def snakemake_command(workdir, *args, repo=REPO):
+    """Snakemake's command line for ``workdir`` on the offline profile of the checkout ``repo``."""
+    repo = Path(repo)
+    return [SNAKEMAKE, "-s", str(repo / "Snakefile"), "-d", str(workdir),
+            "--profile", str(repo / "profiles" / "offline"), *args]
+
+
+def snakemake_env(repo=REPO):
+    """Environment of a Snakemake call: no network and, for another checkout, its src/ first on the
+    path (the venv's editable install points at this checkout's src/, which its Snakefile and
+    jobs would import otherwise)."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    if Path(repo).resolve() != REPO:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(repo).resolve() / "src"), env.get("PYTHONPATH")]))
+    return env
+
+
+def snakemake(workdir, *args, log=None, repo=REPO):
+    """Run Snakemake on the offline profile of the checkout ``repo``; return wall seconds.
 
     With ``log`` (a path), Snakemake's own output goes there instead of being silenced.
     """
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--profile", str(REPO / "profiles" / "offline"), *args]
+    command = snakemake_command(workdir, *args, repo=repo)
+    env = snakemake_env(repo)
     began = time.perf_counter()
     if log is None:
-        subprocess.run([*command, "--quiet", "all"], check=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), cwd=workdir)
+        subprocess.run([*command, "--quiet", "all"], check=True, env=env, cwd=workdir)
     else:
         with open(log, "w") as handle:
-            subprocess.run(command, check=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), cwd=workdir,
-                           stdout=handle, stderr=subprocess.STDOUT)
+            subprocess.run(command, check=True, env=env, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT)
     return time.perf_counter() - began

@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/gpu_stages.py [--device cuda] [--size full] [--images 256] [--batch-size 16]
         [--stages detect detect_fp16 caption language scene fakes evaluate] [--steps 50] [--faces 16]
+    .venv/bin/python benchmarks/gpu_stages.py --workflow [--fixed-cost] [--bare] [--targets detect caption scene]
+        [--config language.method=bert_attention ...] [--repo PATH] [--cores N] [--keep] [options above]
 
 Generates --images random 640x480 JPEGs and random models of the real classes
 (built first, not timed), then for each stage, in this process and without
@@ -20,19 +22,41 @@ forward per caption, as the stage does); fakes generates one face for each of
 the first --faces images (the unit is a face; its forward is --steps UNet
 passes); evaluate re-detects (DETR) and recaptions protected copies, and its
 stage time also holds CenterFace, dlib and the image metrics on the CPU.
+
+--workflow times one Snakemake call instead, over the same generated photos, on
+the offline profile of --repo (its Snakefile, profiles/offline, config.yaml's
+defaults with execution.device, execution.batch_size, models.offline_size and
+--config applied, and its src/ first on the path): rule protect (scenarios 1
+and 2), or with --targets only the jobs of those stages (their shard indexes),
+with --scheduler greedy. The models those targets need are built first in a
+separate call, not timed. It prints the call's wall seconds and images/s and,
+per stage (the folder below results/benchmarks/), its jobs, their summed
+seconds, its span (first job start to last job end), seconds per job, load
+seconds per model job (its start to its script's first log line: Python, imports,
+model load) and the fixed cost per model job (its seconds minus the seconds its
+log shows it spent on its images); workflow_call.py says how each is read.
+--fixed-cost also times the call on the first photo alone (models shared) and
+lists each model job's seconds there: its fixed cost, used for stages whose logs
+show no split (language, fakes).
+--bare first runs the per-stage timings above on the same photos (the stages
+of the targets, or --stages; this checkout's library, whatever --repo is), then
+prints their rates next to each stage and the whole call over the sum of the
+bare passes of detect, caption and scene.
 """
 
 import argparse
 import functools
 import gc
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import workflow_call
 import yaml
-from common import scratch_project
+from common import REPO, scratch_project
 from PIL import Image
 from scenario1_models import timed
 
@@ -309,11 +333,16 @@ def protected_inputs(item, image):
     return protected
 
 
+def device_label(device):
+    """The device, its name and, on CUDA, whether TF32 convolutions are on."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    tf32 = f", TF32 convolutions {torch.backends.cudnn.allow_tf32}" if device.type == "cuda" else ""
+    return f"{device} ({name}{tf32})"
+
+
 def print_table(args, bench, rows):
-    name = torch.cuda.get_device_name(bench.device) if bench.device.type == "cuda" else "cpu"
-    tf32 = f", TF32 convolutions {torch.backends.cudnn.allow_tf32}" if bench.device.type == "cuda" else ""
     print(f"{len(bench.photos)} generated 640x480 photos, random {args.size} models, batch {args.batch_size}, "
-          f"{bench.device} ({name}{tf32}), {torch.get_num_threads()} torch threads")
+          f"{device_label(bench.device)}, {torch.get_num_threads()} torch threads")
     header = ("stage", "unit", "n", "load s", "stage/s", "forward/s", "stage s/unit", "outside fwd s/unit", "note")
     print(f"{header[0]:<12}{header[1]:<8}{header[2]:>5}{header[3]:>8}{header[4]:>10}{header[5]:>11}"
           f"{header[6]:>14}{header[7]:>20}  {header[8]}")
@@ -324,6 +353,87 @@ def print_table(args, bench, rows):
               f"  {row.note}")
 
 
+def run_stages(bench, stages):
+    rows = []
+    for stage in (s for s in STAGES if s in stages):
+        rows.append(getattr(bench, stage)())
+        gc.collect()  # the stage's models go before the next one loads
+        if bench.device.type == "cuda":
+            torch.cuda.empty_cache()
+    return rows
+
+
+def workflow_bare_stages(targets):
+    """The stages timed bare next to a call on ``targets`` (None: rule protect, scenarios 1 and 2)."""
+    if targets is None:
+        return ["detect", "caption", "language", "scene", "fakes"]
+    return [stage for stage in STAGES
+            if stage in targets or (stage == "evaluate" and any(t.startswith("evaluate_") for t in targets))]
+
+
+def share_models(source, workdir):
+    """Point ``workdir``'s model folder at ``source``'s, whose models are built."""
+    models_dir = Path(yaml.safe_load((workdir / "config.yaml").read_text())["models"]["dir"])
+    if models_dir.is_absolute():
+        return
+    (workdir / models_dir).parent.mkdir(parents=True, exist_ok=True)
+    (workdir / models_dir).symlink_to(source / models_dir, target_is_directory=True)
+
+
+def main_workflow(args):
+    """--workflow / --fixed-cost: one timed Snakemake call (see the module's docstring). A call that
+    fails leaves its scratch project for a look at its logs."""
+    from photoprivacy.devices import pick_device
+
+    def new_project(images):
+        return workflow_call.project(args.repo, images, args.device, args.size, args.batch_size, args.config)
+
+    workdir = new_project(args.images if args.workflow else 1)
+    projects = [workdir]
+    try:
+        bare_rows = {}
+        if args.bare:
+            bench = Bench(args, workdir)
+            bench.out = workdir / "bare_results"  # apart from the workflow's results
+            rows = run_stages(bench, args.stages or workflow_bare_stages(args.targets))
+            print("in this process (per-stage mode), on the same photos:")
+            print_table(args, bench, rows)
+            bare_rows = {row.stage: row for row in rows}
+            del bench
+            gc.collect()
+        call = single = None
+        if args.workflow:
+            call = workflow_call.timed_call(workdir, args.repo, args.images, args.targets, args.cores)
+        if args.fixed_cost:
+            single_dir = workdir
+            if args.workflow:
+                single_dir = new_project(1)
+                projects.append(single_dir)
+                share_models(workdir, single_dir)
+            single = workflow_call.timed_call(single_dir, args.repo, 1, args.targets, args.cores)
+    except BaseException:
+        print(f"stopped; scratch projects kept: {' '.join(map(str, projects))}", file=sys.stderr)
+        raise
+
+    print(f"checkout {args.repo} ({workflow_call.commit_of(args.repo)}), library "
+          f"{workflow_call.library_file(args.repo, workdir)}")
+    print(f"generated 640x480 photos, random {args.size} models, batch {args.batch_size}, "
+          f"{device_label(pick_device(args.device))}, config changes: {' '.join(args.config) or 'none'}")
+    if call:
+        workflow_call.print_call(call, bare_rows, single)
+        workflow_call.print_ratio(call, bare_rows)
+    if single:
+        workflow_call.print_call(single, None if call else bare_rows)
+        if not call:
+            workflow_call.print_ratio(single, bare_rows)
+        workflow_call.print_jobs(single)
+    for project in projects:
+        if args.keep:
+            print(f"project kept in {project}")
+        else:
+            shutil.rmtree(project)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu or auto")
@@ -332,19 +442,33 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16,
                         help="execution.batch_size, which detect, caption and evaluate batch by "
                         "(16: profiles/slurm/gpu.yaml)")
-    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES), help="stages to time, in order")
+    parser.add_argument("--stages", nargs="+", choices=STAGES,
+                        help="stages to time, in order (default: all; with --workflow --bare: those of the targets)")
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps of the face generator")
     parser.add_argument("--faces", type=int, default=16, help="faces generated by the fakes stage (one per image)")
+    parser.add_argument("--workflow", action="store_true",
+                        help="time one Snakemake call over the photos instead (offline profile, models built first)")
+    parser.add_argument("--fixed-cost", action="store_true",
+                        help="time the Snakemake call on 1 photo and list each model job's seconds (its fixed cost)")
+    parser.add_argument("--bare", action="store_true",
+                        help="with --workflow or --fixed-cost: first time the stages in this process on its photos")
+    parser.add_argument("--targets", nargs="+", metavar="STAGE",
+                        help="only the jobs of these stages, e.g. detect caption scene (default: rule protect)")
+    parser.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="config changes of the call, e.g. language.method=bert_attention execution.shards=8")
+    parser.add_argument("--repo", type=Path, default=REPO,
+                        help="checkout whose Snakefile, profiles/offline, config.yaml and src/ the call uses")
+    parser.add_argument("--cores", type=int, help="Snakemake's --cores (default: the offline profile's)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch projects of the calls")
     args = parser.parse_args()
+    args.repo = args.repo.resolve()
+    if args.workflow or args.fixed_cost:
+        main_workflow(args)
+        return
 
     workdir = scratch_project(generated=args.images)
     bench = Bench(args, workdir)
-    rows = []
-    for stage in (s for s in STAGES if s in args.stages):
-        rows.append(getattr(bench, stage)())
-        gc.collect()  # the stage's models go before the next one loads
-        if bench.device.type == "cuda":
-            torch.cuda.empty_cache()
+    rows = run_stages(bench, args.stages or STAGES)
     print_table(args, bench, rows)
     shutil.rmtree(workdir)
 

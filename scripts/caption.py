@@ -1,4 +1,4 @@
-"""Rule caption_<shard>: captions and per-word attention maps for one shard of images."""
+"""Rule caption_<shards>: captions and per-word attention maps for a model job's shards of images."""
 
 import os
 from pathlib import Path
@@ -10,14 +10,18 @@ import torch
 from photoprivacy.caption.models import load_captioner
 from photoprivacy.caption.stage import run_caption_shard
 from photoprivacy.joblog import log_to_file
-from photoprivacy.shard_index import shard_items, write_shard_index
+from photoprivacy.model_jobs import ModelJob
 
 log = log_to_file(snakemake.log[0])
-items = shard_items(snakemake.input.images, snakemake.params.files)
-torch.set_num_threads(snakemake.threads)
+job = ModelJob(snakemake.input, snakemake.output, dict(snakemake.params.items()), __file__)
 stage = snakemake.params.stage
-captioner = load_captioner(Path(snakemake.input.model).parent, stage["model"], stage["device"])
-log.info("captioner %s on %s", stage["model"], captioner.device)
-stats = run_caption_shard(items, captioner, stage, stage["batch_size"], snakemake.params.max_image_pixels)
-log.info("shard done: %s", stats)
-write_shard_index(snakemake.output.index, items, snakemake.output.keys())
+
+
+def caption(items):
+    torch.set_num_threads(snakemake.threads)
+    captioner = load_captioner(Path(snakemake.input.model).parent, stage["model"], stage["device"])
+    log.info("captioner %s on %s", stage["model"], captioner.device)
+    return run_caption_shard(items, captioner, stage, stage["batch_size"], snakemake.params.max_image_pixels)
+
+
+log.info("job done: %s", job.run_indexed(snakemake.params.files, snakemake.output.keys(), caption))

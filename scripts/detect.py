@@ -1,4 +1,4 @@
-"""Rule detect_<shard>: detections and DETR attention maps for one shard of images."""
+"""Rule detect_<shards>: detections and DETR attention maps for a model job's shards of images."""
 
 import os
 from pathlib import Path
@@ -10,15 +10,19 @@ import torch
 from photoprivacy.detection.detectors import OBJECT_DETECTORS
 from photoprivacy.detection.stage import run_detect_shard
 from photoprivacy.joblog import log_to_file
-from photoprivacy.shard_index import shard_items, write_shard_index
+from photoprivacy.model_jobs import ModelJob
 
 log = log_to_file(snakemake.log[0])
-items = shard_items(snakemake.input.images, snakemake.params.files)
-torch.set_num_threads(snakemake.threads)
+job = ModelJob(snakemake.input, snakemake.output, dict(snakemake.params.items()), __file__)
 stage = snakemake.params.stage
-# The model input is a model's manifest, or the COCO file of method annotations (in params too).
-detector = OBJECT_DETECTORS[stage["method"]](stage, Path(snakemake.input.model).parent)
-log.info("detector %s (%s)", stage["method"], getattr(detector, "device", "no model"))
-stats = run_detect_shard(items, detector, stage, stage["batch_size"], snakemake.params.max_image_pixels)
-log.info("shard done: %s", stats)
-write_shard_index(snakemake.output.index, items, snakemake.output.keys())
+
+
+def detect(items):
+    torch.set_num_threads(snakemake.threads)
+    # The model input is a model's manifest, or the COCO file of method annotations (in params too).
+    detector = OBJECT_DETECTORS[stage["method"]](stage, Path(snakemake.input.model).parent)
+    log.info("detector %s (%s)", stage["method"], getattr(detector, "device", "no model"))
+    return run_detect_shard(items, detector, stage, stage["batch_size"], snakemake.params.max_image_pixels)
+
+
+log.info("job done: %s", job.run_indexed(snakemake.params.files, snakemake.output.keys(), detect))

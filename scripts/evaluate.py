@@ -1,4 +1,4 @@
-"""Rule evaluate_<scenario>[_<variant>]_<shard>: privacy and utility metrics of protected photos."""
+"""Rule evaluate_<scenario>[_<variant>]_<shards>: privacy and utility metrics of protected photos."""
 
 import functools
 import os
@@ -18,28 +18,44 @@ from photoprivacy.evaluate.stage import Evaluators, evaluate_shard
 from photoprivacy.evaluate.tables import ROW_COLUMNS, face_frame, write_faces
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.joblog import log_to_file
+from photoprivacy.model_jobs import ModelJob
 from photoprivacy.shard_index import shard_items
 
 log = log_to_file(snakemake.log[0])
-items = shard_items(snakemake.input.images, snakemake.params.files)
-torch.set_num_threads(snakemake.threads)
+job = ModelJob(snakemake.input, snakemake.output, dict(snakemake.params.items()), __file__,
+               shard_inputs=("images", "detections", "captions", "language", "protected", "masks"),
+               shard_outputs=("table", "faces"))
 stage = snakemake.params.stage
 settings = stage["evaluate"]
-# The independent models of the privacy metrics: CenterFace and dlib's face recognition.
-evaluators = Evaluators(faces=CenterFaceDetector(settings["face_threshold"], settings["face_max_side"]),
-                        identity=FaceRecogniser())
-if "detector" in stage:  # evaluate.redetect_persons, with the detect stage's detector and settings
-    evaluators.persons = OBJECT_DETECTORS[stage["detector"]["method"]](stage["detector"],
-                                                                     Path(snakemake.input.detector).parent)
-if "captioner" in stage:
-    captioner_settings = stage["captioner"]
-    captioner = load_captioner(Path(snakemake.input.captioner).parent, captioner_settings["model"],
-                               captioner_settings["device"])
-    evaluators.caption = functools.partial(caption_texts, captioner,
-                                           max_new_tokens=captioner_settings["max_new_tokens"],
-                                           num_beams=captioner_settings["num_beams"])
-log.info("evaluating %s of variant %s: persons re-detected: %s, recaptioned: %s", stage["scenario"],
-         stage["variant"], evaluators.persons is not None, evaluators.caption is not None)
-rows, faces = evaluate_shard(items, stage, evaluators, stage["batch_size"], stage["max_image_pixels"])
-write_bytes_atomic(snakemake.output.table, pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False).encode())
-write_faces(face_frame(faces), snakemake.output.faces)
+
+
+def load_evaluators():
+    torch.set_num_threads(snakemake.threads)
+    # The independent models of the privacy metrics: CenterFace and dlib's face recognition.
+    evaluators = Evaluators(faces=CenterFaceDetector(settings["face_threshold"], settings["face_max_side"]),
+                            identity=FaceRecogniser())
+    if "detector" in stage:  # evaluate.redetect_persons, with the detect stage's detector and settings
+        evaluators.persons = OBJECT_DETECTORS[stage["detector"]["method"]](stage["detector"],
+                                                                         Path(snakemake.input.detector).parent)
+    if "captioner" in stage:
+        captioner_settings = stage["captioner"]
+        captioner = load_captioner(Path(snakemake.input.captioner).parent, captioner_settings["model"],
+                                   captioner_settings["device"])
+        evaluators.caption = functools.partial(caption_texts, captioner,
+                                               max_new_tokens=captioner_settings["max_new_tokens"],
+                                               num_beams=captioner_settings["num_beams"])
+    log.info("evaluating %s of variant %s: persons re-detected: %s, recaptioned: %s", stage["scenario"],
+             stage["variant"], evaluators.persons is not None, evaluators.caption is not None)
+    return evaluators
+
+
+pending = job.pending()
+evaluators = load_evaluators() if pending else None
+for shard in pending:
+    items = shard_items(shard.inputs["images"], snakemake.params.files)
+    rows, faces = evaluate_shard(items, stage, evaluators, stage["batch_size"], stage["max_image_pixels"])
+    write_bytes_atomic(shard.outputs["table"],
+                       pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False).encode())
+    write_faces(face_frame(faces), shard.outputs["faces"])
+    log.info("shard %s: %d images, %d faces", shard.name, len(rows), len(faces))
+job.finish(pending)

@@ -1,5 +1,6 @@
-"""Rule fakes_<shard>: one generated face per face of a major person."""
+"""Rule fakes_<shards>: one generated face per face of a major person."""
 
+import functools
 import os
 from pathlib import Path
 
@@ -8,15 +9,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # generation reads local files onl
 from photoprivacy.faces.generators import FACE_GENERATORS
 from photoprivacy.faces.stage import run_fakes_shard
 from photoprivacy.joblog import log_to_file
-from photoprivacy.shard_index import shard_items, write_shard_index
+from photoprivacy.model_jobs import ModelJob
 
 log = log_to_file(snakemake.log[0])
-items = shard_items(snakemake.input.images, snakemake.params.files)
+# One job per shard with donors or no generator; with the diffusion model, one per model job's shards.
+job = ModelJob(snakemake.input, snakemake.output, dict(snakemake.params.items()), __file__,
+               shard_inputs=("images", "faces"))
 stage = snakemake.params.stage
 
 
+@functools.cache
 def load_generator():
-    """Called at most once, when the shard has a face to replace."""
+    """Called at most once, when a shard has a face to replace."""
     import torch
 
     torch.set_num_threads(snakemake.threads)
@@ -24,6 +28,15 @@ def load_generator():
     return FACE_GENERATORS[stage["generator"]](stage, model_dir)
 
 
-counts = run_fakes_shard(items, load_generator, stage["seed"])
-log.info("shard done (generator %s): %s", stage["generator"], counts)
-write_shard_index(snakemake.output.index, items, snakemake.output.keys())
+def generate(items):
+    # Shard by shard: faces share UNet calls only within a shard, so its faces do not depend on the others.
+    counts = {}
+    for shard in dict.fromkeys(item["shard"] for item in items):
+        shard_counts = run_fakes_shard([item for item in items if item["shard"] == shard], load_generator,
+                                       stage["seed"])
+        counts = {key: counts.get(key, 0) + value for key, value in shard_counts.items()}
+    return counts
+
+
+counts = job.run_indexed(snakemake.params.files, snakemake.output.keys(), generate)
+log.info("job done (generator %s): %s", stage["generator"], counts)

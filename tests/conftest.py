@@ -1,3 +1,4 @@
+import collections
 import os
 import re
 import shutil
@@ -34,6 +35,19 @@ def planned_jobs(workdir, *args):
         return {}
     table = out.split("Job stats:")[1].split("total")[0]
     return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+def ran_jobs(done):
+    """Rule name -> jobs run, from the output of a finished (not dry) Snakemake call."""
+    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", done.stdout + done.stderr, re.MULTILINE)
+    return dict(collections.Counter(names))
+
+
+def model_job(project, stage, variant=None):
+    """Rule name of the one model job of ``stage`` (execution.model_jobs: 1), from its log's name."""
+    folder = project / "results" / "logs" / stage / (variant or "")
+    (log,) = folder.glob("*.log")
+    return f"{stage}_{log.stem.replace('-', '_')}"
 
 
 def default_config():

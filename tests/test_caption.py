@@ -1,24 +1,32 @@
 """Captioners (ViT-GPT2, BLIP) on tiny random models: word maps against direct computations."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
+from test_detect_stage import output_bytes, small_photo_items
 
+from photoprivacy.artifacts import provenance, write_json, write_npz
 from photoprivacy.caption.models import (
     build_random_captioner,
     load_captioner,
     patch_grid,
 )
+from photoprivacy.caption.stage import caption_record, run_caption_shard
 from photoprivacy.caption.word_attention import (
     caption_with_word_maps,
     group_words,
     preprocess,
 )
 from photoprivacy.errors import ModelNotAvailable
+from photoprivacy.images import decode_batch
 from photoprivacy.models.families import family
 from photoprivacy.models.store import write_manifest
+from photoprivacy.pipeline import batches
+from photoprivacy.stages import STAGE_VERSIONS
 
-from conftest import gradient_image
+from conftest import MAX_PIXELS, gradient_image
 
 KINDS = ("vit_gpt2", "blip")
 # Seeds whose tiny models write captions that mix whole words and words split into pieces.
@@ -261,3 +269,52 @@ def test_loading_checks_the_manifest_and_the_kind(model_dirs, tmp_path):
     unknown = r"unknown captioner 'git' \(config key caption.model: one of blip, vit_gpt2\)"
     with pytest.raises(ValueError, match=unknown):
         load_captioner(model_dirs["blip"], "git", "cpu")
+
+
+# ---------------------------------------------------------------- the caption stage
+
+STAGE_PARAMS = {"max_new_tokens": MAX_NEW_TOKENS, "num_beams": 1, "layers": "all"}
+
+
+def caption_on_this_thread(items, captioner, params, batch_size):
+    """The artifacts as the stage wrote them before it prepared batches ahead: one call per batch in the loop."""
+    prov = provenance("caption", STAGE_VERSIONS["caption"], params, captioner.model_info)
+    for batch in batches(items, batch_size):
+        decoded, _ = decode_batch(batch, MAX_PIXELS)
+        results = caption_with_word_maps(captioner, [image for _, image in decoded], params["max_new_tokens"],
+                                         params["num_beams"], params["layers"])
+        for (item, _), result in zip(decoded, results, strict=True):
+            write_json(item["json"], caption_record(item["id"], prov, result, captioner.grid))
+            write_npz(item["npz"], maps=np.asarray(result.maps, np.float32).reshape(-1, *captioner.grid))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_prepared_in_the_workers_the_stage_writes_what_one_call_gives(kind, captioners, shared_photos, tmp_path):
+    staged = small_photo_items(shared_photos, tmp_path / "staged")
+    direct = small_photo_items(shared_photos, tmp_path / "direct")
+    stats = run_caption_shard(staged, captioners[kind], STAGE_PARAMS, batch_size=3, max_pixels=MAX_PIXELS)
+    caption_on_this_thread(direct, captioners[kind], STAGE_PARAMS, batch_size=3)
+    assert stats["images"] == len(shared_photos)
+    assert output_bytes(staged) == output_bytes(direct)
+
+
+class RecordingProcessor:
+    """An image processor that notes the thread each call runs on."""
+
+    def __init__(self, processor):
+        self.processor = processor
+        self.threads = []
+
+    def __call__(self, *args, **kwargs):
+        self.threads.append(threading.current_thread().name)
+        return self.processor(*args, **kwargs)
+
+
+def test_image_processor_runs_in_the_prefetch_workers(captioners, shared_photos, tmp_path, monkeypatch):
+    captioner = captioners["blip"]
+    processor = RecordingProcessor(captioner.image_processor)
+    monkeypatch.setattr(captioner, "image_processor", processor)
+    run_caption_shard(small_photo_items(shared_photos, tmp_path), captioner, STAGE_PARAMS, batch_size=2,
+                      max_pixels=MAX_PIXELS)
+    assert len(processor.threads) == len(batches(shared_photos, 2))
+    assert all(name.startswith("prefetch") for name in processor.threads), processor.threads

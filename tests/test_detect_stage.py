@@ -1,18 +1,24 @@
 """The detection stage over a shard: artifacts, schemas, rejected images, annotations."""
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from photoprivacy.artifacts import load_schema, read_json, validate_npz
+from photoprivacy.artifacts import load_schema, provenance, read_json, validate_npz, write_json, write_npz
+from photoprivacy.detection import detr
 from photoprivacy.detection.annotations import AnnotationDetector
 from photoprivacy.detection.detr import DetrDetector
-from photoprivacy.detection.stage import run_detect_shard
+from photoprivacy.detection.stage import attention_arrays, detection_record, run_detect_shard
+from photoprivacy.images import decode_batch
+from photoprivacy.pipeline import batches
+from photoprivacy.stages import STAGE_VERSIONS
 from photoprivacy.summary import write_rejected_tsv
 
-from conftest import SCHEMAS, gradient_image, save_image, schema_validator
+from conftest import MAX_PIXELS, SCHEMAS, gradient_image, save_image, schema_validator
 
 
 def check_artifacts(item):
@@ -32,6 +38,56 @@ def make_items(tmp_path, names):
             "json": str(tmp_path / "out" / f"{image_id}.json"), "npz": str(tmp_path / "out" / f"{image_id}.npz"),
         })
     return items
+
+
+def small_photo_items(photos, folder, scale=4):
+    """Items of the shared photos at 1/``scale`` of their size (saved as PNG): real content, quick to run."""
+    for photo in photos:
+        with Image.open(photo) as image:
+            save_image(folder / "in" / f"{photo.stem}.png", np.asarray(image.convert("RGB").reduce(scale)))
+    return make_items(folder, [f"{photo.stem}.png" for photo in photos])
+
+
+def output_bytes(items):
+    return [(Path(item["json"]).read_bytes(), Path(item["npz"]).read_bytes()) for item in items]
+
+
+def detect_on_this_thread(items, detector, params, batch_size):
+    """The artifacts as the stage wrote them before it prepared batches ahead: ``detect`` in the loop."""
+    prov = provenance("detect", STAGE_VERSIONS["detect"], params, detector.model_info)
+    for batch in batches(items, batch_size):
+        decoded, _ = decode_batch(batch, MAX_PIXELS)
+        results = detector.detect([image for _, image in decoded], [item["relpath"] for item, _ in decoded])
+        for (item, image), result in zip(decoded, results, strict=True):
+            write_json(item["json"], detection_record(
+                item["id"], item["source"], detector.name, detector.has_attention, prov, image, result))
+            write_npz(item["npz"], **attention_arrays(result))
+
+
+def test_prepared_in_the_workers_the_stage_writes_what_detect_gives(tmp_path, tiny_detr_dir, shared_photos):
+    detector = DetrDetector(tiny_detr_dir, threshold=0.5, short_side=96, max_side=None, device="cpu", half=False)
+    params = {"threshold": 0.5}
+    staged, direct = small_photo_items(shared_photos, tmp_path / "staged"), small_photo_items(shared_photos,
+                                                                                              tmp_path / "direct")
+    stats = run_detect_shard(staged, detector, params, batch_size=3, max_pixels=MAX_PIXELS)  # a padded batch of 3
+    detect_on_this_thread(direct, detector, params, batch_size=3)
+    assert stats["images"] == len(shared_photos) and stats["detections"] > 0
+    assert output_bytes(staged) == output_bytes(direct)
+
+
+def test_detr_preprocessing_runs_in_the_prefetch_workers(tmp_path, tiny_detr_dir, shared_photos, monkeypatch):
+    threads = []
+    preprocess = detr.preprocess
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return preprocess(*args, **kwargs)
+
+    monkeypatch.setattr(detr, "preprocess", recording)
+    detector = DetrDetector(tiny_detr_dir, threshold=0.5, short_side=64, max_side=None, device="cpu", half=False)
+    run_detect_shard(small_photo_items(shared_photos, tmp_path), detector, {}, batch_size=2, max_pixels=MAX_PIXELS)
+    assert len(threads) == len(batches(shared_photos, 2))
+    assert all(name.startswith("prefetch") for name in threads), threads
 
 
 def test_shard_with_bad_images_finishes_and_reports_them(tmp_path, tiny_detr_dir):

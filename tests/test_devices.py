@@ -7,6 +7,7 @@ CPU's. A model fed tensors from another device or dtype fails here.
 """
 
 import functools
+import threading
 
 import numpy as np
 import pytest
@@ -14,13 +15,16 @@ import torch
 from test_detect_stage import make_items
 from test_evaluate_stage import fixture_files, params, scenario2_decisions
 
+from photoprivacy import devices
 from photoprivacy.artifacts import load_schema, read_json, validate_npz, write_json
+from photoprivacy.caption import word_attention
 from photoprivacy.caption.models import load_captioner
 from photoprivacy.caption.stage import run_caption_shard
 from photoprivacy.caption.word_attention import caption_texts
+from photoprivacy.detection import detr
 from photoprivacy.detection.detr import DetrDetector, load_detr, preprocess
 from photoprivacy.detection.stage import run_detect_shard
-from photoprivacy.devices import pick_device
+from photoprivacy.devices import pick_device, pinned_for, to_device
 from photoprivacy.evaluate.stage import Evaluators, run_evaluate_shard
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.faces.generators import FACE_GENERATORS
@@ -28,6 +32,8 @@ from photoprivacy.faces.stage import run_fakes_shard
 from photoprivacy.language.bert_attention import analyse_caption_bert, load_bert
 from photoprivacy.language.stage import run_language_shard
 from photoprivacy.models.store import model_summary, verify_manifest
+from photoprivacy.scene import relevance
+from photoprivacy.scene import stage as scene_stage
 from photoprivacy.scene.classifier import load_scene_classifier
 from photoprivacy.scene.relevance import scene_preprocessing
 from photoprivacy.scene.stage import run_scene_shard
@@ -316,3 +322,38 @@ def test_evaluate_stage_models(device, tiny_detr_dir, offline_model_dir, tmp_pat
         return
     _, expected = evaluate_on("cpu", tiny_detr_dir, captioner_dir, tmp_path / "cpu")
     assert row == pytest.approx(expected, nan_ok=True)
+
+
+# ---------------------------------------------------------------- inputs on their way to the model
+
+
+def test_cpu_inputs_are_neither_pinned_nor_copied():
+    tensor = torch.zeros(2, 3)
+    cpu = torch.device("cpu")
+    assert pinned_for(tensor, cpu) is tensor
+    assert to_device(tensor, cpu) is tensor and to_device(tensor, cpu, torch.float32) is tensor
+
+
+@GPU
+def test_on_cuda_stages_pin_inputs_in_the_workers_and_copy_from_pinned_memory(tiny_detr_dir, offline_model_dir,
+                                                                             tmp_path, monkeypatch):
+    pinned_on, copied_from_pinned = [], []
+
+    def pinning(tensor, device):
+        pinned_on.append(threading.current_thread().name)
+        return devices.pinned_for(tensor, device)
+
+    def copying(tensor, device, dtype=None):
+        copied_from_pinned.append(tensor.is_pinned())
+        return devices.to_device(tensor, device, dtype)
+
+    for module in (detr, word_attention, scene_stage):
+        monkeypatch.setattr(module, "pinned_for", pinning)
+    for module in (detr, word_attention, relevance):
+        monkeypatch.setattr(module, "to_device", copying)
+    detect_on("cuda", tiny_detr_dir, tmp_path / "detect")
+    caption_on("cuda", "blip", offline_model_dir("captioner_blip"), tmp_path / "caption")
+    scene_on("cuda", offline_model_dir("scene_classifier"), tmp_path / "scene")
+    # DETR's pixels and mask, the captioner's pixels (one batch of two each), the scene's one image per batch.
+    assert len(pinned_on) == 2 + 1 + 2 and all(name.startswith("prefetch") for name in pinned_on), pinned_on
+    assert len(copied_from_pinned) == 2 + 1 + 2 and all(copied_from_pinned)

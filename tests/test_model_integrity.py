@@ -18,7 +18,7 @@ from photoprivacy.models import store
 from photoprivacy.models.families import build_random, fetch_pretrained
 from photoprivacy.models.store import VERIFY_ENV, verify_manifest, write_manifest
 
-from conftest import REPO, default_config, gradient_image, planned_jobs, run_snakemake, save_image
+from conftest import REPO, default_config, gradient_image, model_job, planned_jobs, run_snakemake, save_image
 
 
 @pytest.fixture(autouse=True)
@@ -223,9 +223,12 @@ def test_deleted_weight_files_are_built_again_and_nothing_else_reruns(tmp_path):
     (project / "config.yaml").write_text(yaml.safe_dump(config))
     assert planned_jobs(project) == {}
     # ... and reaches the jobs: a detection job hashes every file of DETR.
-    detect = sorted(p.stem for p in (project / "results" / "logs" / "detect").glob("*.log"))[0]
-    run_snakemake(project, "--forcerun", f"detect_{detect}", "--until", f"detect_{detect}")
-    log = (project / "results" / "logs" / "detect" / f"{detect}.log").read_text()
+    detect = model_job(project, "detect")
+    log_file = next((project / "results" / "logs" / "detect").glob("*.log"))
+    for record in (project / "results" / "shards" / "detect").glob("*.reuse.json"):
+        record.unlink()  # else the forced job puts its shards back without loading the model
+    run_snakemake(project, "--forcerun", detect, "--until", detect)
+    log = log_file.read_text()
     assert f"{Path('resources/models/offline/detr-tiny')} matches its manifest (models.verify full: 2 of 2 files" in log
 
 

@@ -88,6 +88,8 @@ CHANGES = [
     ("models.offline_seed", 1, {*MODEL_STAGES, "build_offline_model"}),
     ("models.verify", "full", set()),  # how a model folder is checked, not what a job writes
     ("resources.detect.mem_mb", 4000, set()),  # resources are no params
+    ("resources.detect.threads", 1, set()),
+    ("execution.model_jobs", 2, set()),  # batches never mix shards: grouping changes no output
     # Padding to a batch's largest image changes DETR's (and the captioner's, the scene classifier's,
     # the face generator's) numbers slightly; evaluate re-detects and recaptions in batches.
     ("execution.batch_size", 3, MODEL_STAGES),
@@ -160,8 +162,8 @@ def summary(workdir, configfile):
     out = run_snakemake(workdir, "--summary", "--rerun-triggers", "params", "--configfile", configfile).stdout
     rows = [line.split("\t") for line in out.splitlines() if line.count("\t") == 5]
     assert rows and rows[0] == ["output_file", "date", "rule", "log-file(s)", "status", "plan"], out
-    changed = {re.sub(r"_\d+$", "", rule) for _, _, rule, _, status, _ in rows[1:] if status == "params changed"}
-    pending = {re.sub(r"_\d+$", "", rule) for _, _, rule, _, _, plan in rows[1:] if plan == "update pending"}
+    changed = {re.sub(r"(_\d+)+$", "", rule) for _, _, rule, _, status, _ in rows[1:] if status == "params changed"}
+    pending = {re.sub(r"(_\d+)+$", "", rule) for _, _, rule, _, _, plan in rows[1:] if plan == "update pending"}
     return changed, pending
 
 

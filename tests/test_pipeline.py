@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from photoprivacy.pipeline import BackgroundWriter, batches, prefetched
+from photoprivacy.pipeline import BackgroundWriter, batches, prefetched, prepared_batches
 
 WAIT = 10  # seconds: a generous bound on what should take milliseconds, so a broken helper fails, not hangs
 
@@ -88,6 +88,28 @@ def test_prefetched_refuses_zero_workers_or_lookahead():
         list(prefetched([[1]], list, workers=0))
     with pytest.raises(ValueError):
         list(prefetched([[1]], list, ahead=0))
+
+
+def test_prepared_batches_prepare_the_decoded_images_in_the_workers():
+    def decode(batch):  # a negative number stands for a photo that fails to decode
+        decoded = [(item, item["n"] * 10) for item in batch if item["n"] >= 0]
+        return decoded, [(item, "negative") for item in batch if item["n"] < 0]
+
+    threads = []
+
+    def prepare(images):
+        threads.append(threading.current_thread().name)
+        return sum(images)
+
+    items = [{"id": str(n), "path": f"{n}.png", "n": n} for n in (1, 2, -1, -2, 3)]
+    counts = {"rejected": 0}
+    out = [
+        ([item["n"] for item, _ in decoded], [item["n"] for item, _ in rejected], prepared)
+        for decoded, rejected, prepared in prepared_batches(items, 2, decode, prepare, counts)
+    ]
+    assert out == [([1, 2], [], 30), ([], [-1, -2], None), ([3], [], 30)]
+    assert counts["rejected"] == 2
+    assert len(threads) == 2 and all(name.startswith("prefetch") for name in threads)
 
 
 def test_writer_runs_calls_in_order_and_drains_before_the_block_ends():

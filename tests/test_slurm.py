@@ -37,7 +37,7 @@ RUN_TIMEOUT = 1200  # seconds per Snakemake run
 COMPARED_SUFFIXES = {".json", ".npz", ".png"}
 NOT_COMPARED = {"logs", "benchmarks", "shards"}
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\S+) \(log: \S*/slurm_logs/rule_([^/\s]+)/")
-RULE_LINE = re.compile(r"^(local)?rule (\w+):$", re.MULTILINE)
+RULE_LINE = re.compile(r"^(local)?(?:rule|checkpoint) (\w+):$", re.MULTILINE)
 
 
 def write_project(workdir, photos, partitions=None):
@@ -67,8 +67,8 @@ def environment():
 
 
 def stage_of(rule):
-    """detect_0003 -> detect, evaluate_scenario1_0003 -> evaluate (base variant only)."""
-    stage = re.sub(r"_\d{4}$", "", rule)
+    """detect_0003 or detect_0000_0003 -> detect, evaluate_scenario1_0003 -> evaluate (base variant only)."""
+    stage = re.sub(r"(_\d{4})+$", "", rule)
     return "evaluate" if stage.startswith("evaluate_") else stage
 
 

@@ -22,7 +22,9 @@ from conftest import (
     SNAKEMAKE,
     default_config,
     gradient_image,
+    model_job,
     planned_jobs,
+    ran_jobs,
     run_snakemake,
     save_image,
     schema_validator,
@@ -137,11 +139,15 @@ def test_rejected_images_are_listed_with_reasons(project):
 
 
 def test_each_shard_job_writes_a_log_and_a_benchmark(project):
-    logs = sorted((project / "results" / "logs" / "detect").glob("*.log"))
-    benchmarks = sorted((project / "results" / "benchmarks" / "detect").glob("*.tsv"))
-    assert 1 < len(logs) <= 4 and [p.stem for p in logs] == [p.stem for p in benchmarks]
-    assert all("shard done" in p.read_text() for p in logs)
-    assert all(p.read_text().startswith("s\th:m:s\tmax_rss") for p in benchmarks)
+    for stage, jobs, done in (("persons", range(2, 5), "shard done"), ("detect", [1], "job done")):
+        logs = sorted((project / "results" / "logs" / stage).glob("*.log"))
+        benchmarks = sorted((project / "results" / "benchmarks" / stage).glob("*.tsv"))
+        assert len(logs) in jobs and [p.stem for p in logs] == [p.stem for p in benchmarks]
+        assert all(done in p.read_text() for p in logs)
+        assert all(p.read_text().startswith("s\th:m:s\tmax_rss") for p in benchmarks)
+    # execution.model_jobs 1: one detection job over every shard, named by its first and last
+    shards = sorted(p.stem for p in (project / "results" / "shards" / "detect").glob("*.tsv"))
+    assert logs[0].stem == f"{shards[0]}-{shards[-1]}"
 
 
 def test_unchanged_run_has_nothing_to_do(project):
@@ -155,46 +161,62 @@ AFTER_DETECTION = {"persons", "faces", "fakes", "render_scenario2", "relations",
 AGGREGATES = {"metrics", "figure_sweep", "all"}  # rerun after any evaluation
 
 
+MODEL_STAGES = {"detect", "caption", "language", "scene", "fakes", "evaluate_scenario1", "evaluate_scenario2"}
+
+
 def jobs_per_stage(jobs):
-    return {stage: sum(count for name, count in jobs.items() if re.fullmatch(f"{stage}_\\d+", name))
+    return {stage: sum(count for name, count in jobs.items() if re.fullmatch(f"{stage}(_\\d+)+", name))
             for stage in SHARDED_STAGES}
+
+
+def all_jobs(project, stages):
+    """Stage -> its jobs in a whole run, for ``stages`` (0 for the others): one per model stage
+    (execution.model_jobs: 1), one per shard for the others."""
+    shards = len(list((project / "results" / "shards" / "detect").glob("*.tsv")))
+    return {stage: (1 if stage in MODEL_STAGES else shards) if stage in stages else 0 for stage in SHARDED_STAGES}
 
 
 def test_editing_one_image_reruns_one_shard_per_stage(project):
     save_image(project / "photos" / "generated" / "street scene 1.png", gradient_image(120, 200, seed=9))
-    jobs = planned_jobs(project)
+    shard = shard_of(project, "generated__street_scene_1")
+    # Model jobs are checkpoints: what follows them is planned again once they ran, so a dry
+    # run lists every shard after them, and the run itself only the edited photo's shard.
+    jobs = ran_jobs(snakemake(project))
     assert jobs_per_stage(jobs) == {stage: 1 for stage in SHARDED_STAGES}
-    assert sum(jobs.values()) == len(SHARDED_STAGES) + 4  # + summarize_rejected, metrics, figure_sweep, all
-    snakemake(project)
+    assert {name for name in jobs if name.startswith(("persons_", "render_scenario1_"))} == {
+        f"persons_{shard}", f"render_scenario1_{shard}"}
+    panels = sum(shard_of(project, image_id) == shard for image_id in image_ids(project)[:4])  # figures.panels: 4
+    assert sum(jobs.values()) == len(SHARDED_STAGES) + 4 + panels  # + summarize_rejected, metrics, figure_sweep, all
+    # every model job computed that shard only, and put the others' files back from their records
+    for stage in MODEL_STAGES:
+        variant = "default" if stage.startswith("evaluate") else ""
+        log = next((project / "results" / "logs" / stage / variant).glob("*.log")).read_text()
+        assert re.findall(r"shard (\d+): reused", log) == [s for s in all_shards(project) if s != shard]
     assert planned_jobs(project) == {}
 
 
 def test_changing_the_threshold_reruns_detection_and_what_follows(project):
     write_config(project, "changed.yaml", detect={"threshold": 0.5})
     jobs = planned_jobs(project, "--configfile", "changed.yaml")
-    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
-    assert jobs_per_stage(jobs) == {stage: shards if stage in AFTER_DETECTION | {"detect"} else 0
-                                    for stage in SHARDED_STAGES}
+    assert jobs_per_stage(jobs) == all_jobs(project, AFTER_DETECTION | {"detect"})
     assert "summarize_rejected" in jobs and "build_offline_model" not in jobs
 
 
 def test_changing_the_mosaic_block_size_reruns_only_rendering(project):
     write_config(project, "blocks.yaml", render={"minor": {"block_size": 5}})
     jobs = planned_jobs(project, "--configfile", "blocks.yaml")
-    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
     rerun = {"render_scenario2", "evaluate_scenario2"}
-    assert jobs_per_stage(jobs) == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    assert jobs_per_stage(jobs) == all_jobs(project, rerun)
     # the panels show the base variant's outputs
-    assert set(jobs) - {f"{stage}_{s}" for stage in rerun for s in ("0000", "0001", "0002", "0003")} == {
+    assert {name for name in jobs if not re.fullmatch(r"(render|evaluate)_scenario2(_\d+)+", name)} == {
         *AGGREGATES, "figure_panel"}
 
 
 def test_changing_the_strength_reruns_both_renderings_and_their_evaluation_only(project):
     write_config(project, "strength.yaml", render={"strength": {"blocks_per_face": 4}})
     jobs = planned_jobs(project, "--configfile", "strength.yaml")
-    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
     rerun = {"render_scenario1", "render_scenario2", "evaluate_scenario1", "evaluate_scenario2"}
-    assert jobs_per_stage(jobs) == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    assert jobs_per_stage(jobs) == all_jobs(project, rerun)
 
 
 def test_changing_the_face_detection_size_reruns_both_renders_from_faces(project):
@@ -204,18 +226,16 @@ def test_changing_the_face_detection_size_reruns_both_renders_from_faces(project
     changed["faces"]["max_side"] = config["faces"]["max_side"] // 2
     (project / "faces.yaml").write_text(yaml.safe_dump(changed))
     jobs = jobs_per_stage(planned_jobs(project, "--configfile", "faces.yaml"))
-    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
     # Scenario 1 sizes its strength to the faces found, too.
     rerun = {"faces", "fakes", "render_scenario2", "evaluate_scenario2", "render_scenario1", "evaluate_scenario1"}
-    assert jobs == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    assert jobs == all_jobs(project, rerun)
 
 
 def test_switching_scenario1_method_and_components_reruns_only_its_rendering(project):
     write_config(project, "noise.yaml", render={"scenario1": {"method": "noise", "components": ["persons", "w2"]}})
     jobs = planned_jobs(project, "--configfile", "noise.yaml")
-    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
     rerun = {"render_scenario1", "evaluate_scenario1"}
-    assert jobs_per_stage(jobs) == {stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    assert jobs_per_stage(jobs) == all_jobs(project, rerun)
 
 
 def test_another_spacy_model_version_reruns_the_caption_analysis(project):
@@ -230,14 +250,11 @@ def test_another_spacy_model_version_reruns_the_caption_analysis(project):
     config = yaml.safe_load((project / "spacy.yaml").read_text())
     config["language"]["spacy_model"] = str(model)
     (project / "spacy.yaml").write_text(yaml.safe_dump(config))
-    shards = len(list((project / "results" / "logs" / "detect").glob("*.log")))
     rerun = {"language", "relations", "masks", "render_scenario1", "evaluate_scenario1", "evaluate_scenario2"}
     # A folder with the installed model's name and version is another model name: rerun once.
-    assert jobs_per_stage(planned_jobs(project, "--configfile", "spacy.yaml")) == {
-        stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    assert jobs_per_stage(planned_jobs(project, "--configfile", "spacy.yaml")) == all_jobs(project, rerun)
     (model / "meta.json").write_text(json.dumps(dict(meta, version="3.8.1")))
-    assert jobs_per_stage(planned_jobs(project, "--configfile", "spacy.yaml")) == {
-        stage: shards if stage in rerun else 0 for stage in SHARDED_STAGES}
+    assert jobs_per_stage(planned_jobs(project, "--configfile", "spacy.yaml")) == all_jobs(project, rerun)
     shard = shard_of(project, "generated__gray")
     index = f"results/shards/language/{shard}.tsv"
     snakemake(project, index, "--configfile", "spacy.yaml")
@@ -245,7 +262,7 @@ def test_another_spacy_model_version_reruns_the_caption_analysis(project):
     assert record["provenance"]["params"]["spacy_model"] == {"name": str(model), "version": "3.8.1"}
     assert planned_jobs(project, index, "--configfile", "spacy.yaml") == {}
     (model / "meta.json").write_text(json.dumps(dict(meta, version="3.8.2")))
-    assert planned_jobs(project, index, "--configfile", "spacy.yaml") == {f"language_{shard}": 1}
+    assert planned_jobs(project, index, "--configfile", "spacy.yaml") == {model_job(project, "language"): 1}
     # Back to the default model: the same records as before, so nothing after the language stage reruns.
     snakemake(project, index)
     record = read_json(project / read_shard_index(project / index)[0]["json"])
@@ -337,6 +354,10 @@ def test_one_artifact_can_be_asked_for_by_name(project):
     assert target.is_file()
 
 
+def all_shards(project):
+    return sorted(index.stem for index in (project / "results" / "shards" / "detect").glob("*.tsv"))
+
+
 def shard_of(project, image_id):
     """The shard whose detection index lists ``image_id``."""
     for index in (project / "results" / "shards" / "detect").glob("*.tsv"):
@@ -357,10 +378,11 @@ def test_shard_indexes_list_every_image_file(project):
 
 
 def test_a_shard_job_declares_its_index_not_its_per_image_files(project):
-    shard = shard_of(project, "generated__gray")
-    out = snakemake(project, "-n", "--forcerun", f"detect_{shard}", "--until", f"detect_{shard}").stdout
-    job = out.split(f"rule detect_{shard}:")[1].split("\n\n")[0]
-    assert f"output: results/shards/detect/{shard}.tsv\n" in job and "results/detect/" not in job
+    detect = model_job(project, "detect")
+    out = snakemake(project, "-n", "--forcerun", detect, "--until", detect).stdout
+    job = out.split(f"checkpoint {detect}:")[1].split("\n\n")[0]
+    indexes = ", ".join(f"results/shards/detect/{shard}.tsv" for shard in all_shards(project))
+    assert f"output: {indexes}\n" in job and "results/detect/" not in job
 
 
 def test_a_deleted_per_image_file_is_made_again_with_its_shard(project):
@@ -369,7 +391,8 @@ def test_a_deleted_per_image_file_is_made_again_with_its_shard(project):
     shard = shard_of(project, "generated__gray")
     panels = sum(shard_of(project, image_id) == shard for image_id in image_ids(project)[:4])  # figures.panels: 4
     jobs = planned_jobs(project)
-    assert jobs == {f"render_scenario1_{shard}": 1, f"evaluate_scenario1_{shard}": 1, **dict.fromkeys(AGGREGATES, 1),
+    assert jobs == {f"render_scenario1_{shard}": 1, model_job(project, "evaluate_scenario1", "default"): 1,
+                    **dict.fromkeys(AGGREGATES, 1),
                     **({"figure_panel": panels} if panels else {})}
     snakemake(project)
     assert target.is_file() and planned_jobs(project) == {}
@@ -389,7 +412,7 @@ def test_an_existing_artifact_asked_for_by_name_is_checked_like_its_shard(projec
     config["caption"]["max_new_tokens"] += 1
     (project / "tokens.yaml").write_text(yaml.safe_dump(config))
     assert planned_jobs(project, target, "--configfile", "tokens.yaml") == {
-        f"caption_{shard_of(project, image_id)}": 1, "named_file_0": 1}
+        model_job(project, "caption"): 1, "named_file_0": 1}
 
 
 @pytest.mark.parametrize(
@@ -460,8 +483,11 @@ def write_sweep(workdir, name, variants=None, table=None):
     (workdir / name).write_text(yaml.safe_dump(config))
 
 
-def shard_names(project):
-    return sorted(p.stem for p in (project / "results" / "logs" / "detect").glob("*.log"))
+def variant_jobs(project, stages, variant):
+    """A variant's jobs of ``stages``: one per shard, or one for a model stage."""
+    model = model_job(project, "detect").removeprefix("detect_")
+    return {f"{stage}_{variant}_{job}": 1 for stage in stages
+            for job in ([model] if stage in MODEL_STAGES else all_shards(project))}
 
 
 def test_adding_a_variant_renders_and_evaluates_only_it(project):
@@ -469,7 +495,7 @@ def test_adding_a_variant_renders_and_evaluates_only_it(project):
     write_sweep(project, "sweep.yaml", {"blur": blur})
     jobs = planned_jobs(project, "--configfile", "sweep.yaml")
     stages = ("render_scenario1", "render_scenario2", "evaluate_scenario1", "evaluate_scenario2")
-    assert jobs == {**{f"{stage}_blur_{shard}": 1 for stage in stages for shard in shard_names(project)},
+    assert jobs == {**variant_jobs(project, stages, "blur"),
                     "metrics": 1, "figure_sweep": 1, "all": 1}
     snakemake(project, "--configfile", "sweep.yaml")
     results = project / "results"
@@ -491,7 +517,7 @@ def test_a_scoring_variant_reruns_scenario2_from_persons_in_its_own_folder(proje
     jobs = planned_jobs(project, "--configfile", "scoring.yaml")
     stages = ("persons", "faces", "fakes", "render_scenario2", "render_scenario1",
               "evaluate_scenario1", "evaluate_scenario2")
-    assert jobs == {**{f"{stage}_notebook_{shard}": 1 for stage in stages for shard in shard_names(project)},
+    assert jobs == {**variant_jobs(project, stages, "notebook"),
                     "metrics": 1, "figure_sweep": 1, "all": 1}
     out = snakemake(project, "-n", "--configfile", "scoring.yaml", "-p").stdout
     assert "results/variants/notebook/shards/persons/" in out and "results/variants/notebook/shards/masks/" not in out
@@ -505,7 +531,7 @@ def test_sweep_table_declares_variants(project):
     )
     write_sweep(project, "table.yaml", table=str(project / "sweep.tsv"))
     jobs = planned_jobs(project, "--configfile", "table.yaml")
-    assert {name.rsplit("_", 1)[0] for name in jobs if "_" in name and name[-1].isdigit()} == {
+    assert {re.sub(r"(_\d+)+$", "", name) for name in jobs if name[-1].isdigit()} == {
         f"{stage}_{variant}" for stage in ("render_scenario1", "render_scenario2", "evaluate_scenario1",
                                            "evaluate_scenario2") for variant in ("pixelated", "no_scene")}
 

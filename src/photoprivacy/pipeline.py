@@ -10,8 +10,9 @@ calling thread::
                 writer.submit(write_json, item["json"], record(item, result))
 
 ``prefetched`` runs ``decode`` on the next batches in worker threads while
-the model works on this one; ``BackgroundWriter`` serialises and writes the
-artifacts of finished batches on one thread. Threads, not processes:
+the model works on this one (``prepared_batches`` also turns their images
+into the model's input tensors there); ``BackgroundWriter`` serialises and
+writes the artifacts of finished batches on one thread. Threads, not processes:
 decoding (PIL), resizing (torch), compression (zlib) and file I/O release
 the GIL, and a thread hands its arrays over without pickling them.
 
@@ -20,6 +21,7 @@ artifact is written by the same function with the same arguments.
 """
 
 import collections
+import itertools
 import logging
 import queue
 import threading
@@ -35,10 +37,16 @@ log = logging.getLogger(__name__)
 
 
 def batches(items, size):
-    """``items`` in consecutive lists of ``size`` (the last one shorter)."""
+    """``items`` in consecutive lists of ``size``, the last of each shard shorter: a batch never
+    mixes items of different ``shard`` values (dicts' key, if any), so a shard's results do
+    not depend on which other shards its job runs (a batch pads to its largest image)."""
     if size < 1:
         raise ValueError(f"batch size must be at least 1, got {size}")
-    return [items[start : start + size] for start in range(0, len(items), size)]
+    chunks = []
+    for _, run in itertools.groupby(items, key=lambda item: item.get("shard") if isinstance(item, dict) else None):
+        run = list(run)
+        chunks.extend(run[start : start + size] for start in range(0, len(run), size))
+    return chunks
 
 
 def decoded_batches(items, batch_size, decode, counts):
@@ -51,6 +59,23 @@ def decoded_batches(items, batch_size, decode, counts):
             log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
             counts["rejected"] += 1
         yield decoded, rejected
+
+
+def prepared_batches(items, batch_size, decode, prepare, counts):
+    """``decoded_batches``, and the batch's model inputs too: yield ``(decoded, rejected, prepared)``.
+
+    ``prepare`` (the decoded images of a batch -> the model's inputs: resizing, normalising,
+    padding) runs in the same worker as ``decode``, so the model's thread only runs the model.
+    ``prepared`` is None for a batch without a decoded image.
+    """
+
+    def decode_and_prepare(batch):
+        decoded, rejected = decode(batch)
+        prepared = prepare([image for _, image in decoded]) if decoded else None
+        return (decoded, prepared), rejected
+
+    for (decoded, prepared), rejected in decoded_batches(items, batch_size, decode_and_prepare, counts):
+        yield decoded, rejected, prepared
 
 
 def prefetched(chunks, prepare, workers=None, ahead=None):

@@ -128,6 +128,19 @@ def assign_shards(image_ids, n_shards):
     return dict(sorted(shards.items()))
 
 
+def group_shards(shards, n_jobs):
+    """Split the (sorted) shard names into at most ``n_jobs`` runs of consecutive shards, as
+    even as can be; each is named after its first and last shard ("0003-0040"), or its
+    only one. Returns name -> shard names."""
+    names = sorted(shards)
+    n_jobs = min(n_jobs, len(names))
+    groups = {}
+    for job in range(n_jobs):
+        run = names[len(names) * job // n_jobs : len(names) * (job + 1) // n_jobs]
+        groups[run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}"] = run
+    return groups
+
+
 def _add_unique(images, image_id, path):
     if image_id in images:
         raise ConfigError(

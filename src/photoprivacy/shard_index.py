@@ -63,14 +63,27 @@ def write_tsv(path, header, rows):
 def read_shard_index(path):
     """The rows of an index, as dicts keyed by its header."""
     with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+        return index_rows(handle)
+
+
+def index_rows(lines):
+    """The rows of an index's lines, as dicts keyed by its header."""
+    return list(csv.DictReader(lines, delimiter="\t"))
+
+
+def shard_of_file(path):
+    """``results/shards/detect/0007.tsv`` -> ``0007``: a shard's files are named after it."""
+    return Path(path).name.split(".", 1)[0]
 
 
 def shard_items(images_index, files):
     """What a shard job processes, from its shard's image index: per image a dict with id,
-    path, relpath, source and, per key of ``files`` (a pattern with {image_id}), that image's path."""
+    path, relpath, source, shard (the index's name, which batches never cross: ``pipeline.batches``)
+    and, per key of ``files`` (a pattern with {image_id}), that image's path."""
+    shard = shard_of_file(images_index)
     return [
         {"id": row["image_id"], "path": row["path"], "relpath": row["relpath"], "source": row["relpath"],
+         "shard": shard,
          **{key: pattern.format(image_id=row["image_id"]) for key, pattern in files.items()}}
         for row in read_shard_index(images_index)
     ]

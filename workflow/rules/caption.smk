@@ -1,4 +1,4 @@
-# Scenario 1, captions: one job per shard loads the captioner once; per image a
+# Scenario 1, captions: each model job loads the captioner once; per image a
 # caption JSON and an .npz with one attention map per caption word.
 
 CAPTION_OUTPUTS = {
@@ -6,25 +6,25 @@ CAPTION_OUTPUTS = {
     "npz": "results/caption/{image_id}.npz",
 }
 
-for shard in SHARDS:
+for job, shards in MODEL_JOBS.items():
 
-    rule:
+    checkpoint:
         name:
-            f"caption_{shard}"
+            rule_name("caption", job)
         input:
-            images=shard_index("images", shard),
+            images=[shard_index("images", shard) for shard in shards],
             model=model_manifest(captioner_family()),
         output:
-            **shard_job_outputs(shard_index("caption", shard), shard, CAPTION_OUTPUTS),
+            **job_outputs(functools.partial(shard_index, "caption"), shards, CAPTION_OUTPUTS),
         log:
-            f"results/logs/caption/{shard}.log",
+            f"results/logs/caption/{job}.log",
         benchmark:
-            f"results/benchmarks/caption/{shard}.tsv"
+            f"results/benchmarks/caption/{job}.tsv"
         params:
             stage=caption_params(),
             files=CAPTION_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
-        threads: 2
+        threads: job_threads("caption")
         resources:
             mem_mb=job_resources("caption")["mem_mb"],
             runtime=job_resources("caption")["runtime"],

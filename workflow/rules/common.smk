@@ -54,6 +54,9 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 SHARDS = samples.assign_shards(IMAGES, config["execution"]["shards"])
+# A model stage runs execution.model_jobs jobs, each over a run of shards (photoprivacy.model_jobs):
+# every job pays imports, device start-up and the model load before its first image.
+MODEL_JOBS = samples.group_shards(SHARDS, config["execution"]["model_jobs"])
 MODELS_DIR = config["models"]["dir"]
 
 
@@ -146,6 +149,66 @@ def shard_job_outputs(index, shard, patterns):
             if missing:
                 MISSING_FILES.append(path)
     return outputs
+
+
+MODEL_JOB_OF = {shard: job for job, shards in MODEL_JOBS.items() for shard in shards}
+
+
+def model_indexes(stage, shards, group=None):
+    """Input function: the indexes of ``shards`` written by a model stage's jobs (of a variant's
+    settings ``group``). Those jobs are checkpoints and their indexes are asked for through
+    checkpoints.<job>.get(), so Snakemake plans what follows again once they ran: a shard whose
+    index came back unchanged (it reused its record, photoprivacy.model_jobs) reruns nothing
+    after it, as when each shard had its own job."""
+    group = group or BASE_VARIANT
+
+    def indexes(wildcards):
+        for job in dict.fromkeys(MODEL_JOB_OF[shard] for shard in shards):
+            getattr(checkpoints, rule_name(stage, job, group)).get()
+        return [scoped(shard_index(stage, shard), group) for shard in shards]
+
+    return indexes
+
+
+SCENE_MODELS = ("detect", "caption", "language", "scene")  # the model stages scenario 1 builds on
+
+
+def after_model_jobs(stages, shards, group=None):
+    """Input function that adds no file but asks for the model jobs of ``stages`` (over
+    ``shards``) as model_indexes does. A job that reads model outputs only through other jobs'
+    files takes it: Snakemake plans a job again after a checkpoint only if it asked for that
+    checkpoint, and otherwise keeps it planned to rerun once anything before it was."""
+
+    def after(wildcards):
+        for stage in stages:
+            model_indexes(stage, shards, group)(wildcards)
+        return []
+
+    return after
+
+
+def after_every_model_job(wildcards):
+    """after_model_jobs of every model stage, shard and settings group (for the run's aggregates)."""
+    after_model_jobs(SCENE_MODELS, list(SHARDS))(wildcards)
+    for group in stage_groups("fakes"):
+        after_model_jobs(["fakes"], list(SHARDS), group)(wildcards)
+    return []
+
+
+def job_outputs(stage_index, shards, patterns):
+    """Declared outputs of a job over ``shards`` (shard_job_outputs of each, merged): ``index``,
+    ``stage_index(shard)`` of each shard, then per key of ``patterns`` its per-image files."""
+    outputs = {"index": [], **{key: [] for key in patterns}}
+    for shard in shards:
+        for key, value in shard_job_outputs(stage_index(shard), shard, patterns).items():
+            outputs[key].extend([value] if key == "index" else value)
+    return outputs
+
+
+def job_threads(stage):
+    """Threads of a model stage's jobs (resources.<stage>.threads): on a GPU, what its CPU side
+    needs (decoding, preprocessing, writing); on the CPU, the model's threads too."""
+    return config["resources"][stage]["threads"]
 
 
 def model_dir(family):
@@ -465,9 +528,9 @@ def panel_files(wildcards):
 def panel_indexes(wildcards):
     """The base variant's shard jobs that write the files of the panel's image."""
     shard = SHARD_OF[wildcards.image_id]
-    stages = ("detect", "persons", "caption", "language", "scene", "masks")
+    models = [index for stage in (*SCENE_MODELS, "fakes") for index in model_indexes(stage, [shard])(wildcards)]
     renders = [shard_index(f"render_{scenario}", shard, BASE_VARIANT) for scenario in ("scenario1", "scenario2")]
-    return [*(shard_index(stage, shard) for stage in stages), *renders]
+    return [*models, shard_index("persons", shard), shard_index("masks", shard), *renders]
 
 
 SWEEP_FIGURE = "results/figures/sweep/privacy_utility.{ext}"
@@ -508,10 +571,12 @@ def scoped(pattern, group):
     return pattern.replace("results/", f"results/variants/{group}/", 1)
 
 
-def rule_name(stage, shard, variant=BASE_VARIANT):
+def rule_name(stage, job, variant=BASE_VARIANT):
+    """Name of a stage's job over one shard or a model job's shards ("0003-0040")."""
+    job = job.replace("-", "_")
     if variant == BASE_VARIANT:
-        return f"{stage}_{shard}"
-    return f"{stage}_{RULE_SAFE[variant]}_{shard}"
+        return f"{stage}_{job}"
+    return f"{stage}_{RULE_SAFE[variant]}_{job}"
 
 
 def final_output(scenario, kind, variant=BASE_VARIANT):

@@ -1,31 +1,31 @@
-# Detection: one job per shard of images; each job loads DETR once and runs
-# its images in padded batches. Its declared output is the shard's index (see
-# common.smk); `snakemake results/detect/<id>.json` still builds one image's files.
+# Detection: execution.model_jobs jobs, each over a run of shards, load DETR once
+# and run their images in padded batches (never across shards). A job's declared
+# outputs are its shards' indexes (see common.smk); `snakemake results/detect/<id>.json` still builds one image's files.
 
 DETECT_OUTPUTS = {
     "json": "results/detect/{image_id}.json",
     "npz": "results/detect/{image_id}.npz",
 }
 
-for shard in SHARDS:
+for job, shards in MODEL_JOBS.items():
 
-    rule:
+    checkpoint:
         name:
-            f"detect_{shard}"
+            rule_name("detect", job)
         input:
-            images=shard_index("images", shard),
+            images=[shard_index("images", shard) for shard in shards],
             model=detect_model_input(),
         output:
-            **shard_job_outputs(shard_index("detect", shard), shard, DETECT_OUTPUTS),
+            **job_outputs(functools.partial(shard_index, "detect"), shards, DETECT_OUTPUTS),
         log:
-            f"results/logs/detect/{shard}.log",
+            f"results/logs/detect/{job}.log",
         benchmark:
-            f"results/benchmarks/detect/{shard}.tsv"
+            f"results/benchmarks/detect/{job}.tsv"
         params:
             stage=detect_params(),
             files=DETECT_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
-        threads: 2
+        threads: job_threads("detect")
         resources:
             mem_mb=job_resources("detect")["mem_mb"],
             runtime=job_resources("detect")["runtime"],

@@ -1,5 +1,7 @@
-# Evaluation: privacy and utility of every variant's protected photos, one job
-# per variant, scenario and shard (models loaded once per job), then tables of
+# Evaluation: privacy and utility of every variant's protected photos, per
+# variant and scenario one job per model job's shards (models loaded once per
+# job; CenterFace, dlib and image metrics in a pool over its threads), with
+# tables per shard, then tables of
 # per-image rows, per-face rows (with rank-1 re-identification against the
 # run's own faces, which needs every shard's faces at once) and per-variant
 # aggregates under results/metrics/.
@@ -8,28 +10,31 @@ for variant, cfg in VARIANTS.items():
     masks_npz = scoped(MASKS_OUTPUTS["npz"], STAGE_GROUPS["masks"][variant])
     for scenario in ("scenario1", "scenario2"):
         scenario_inputs = {"masks_npz": masks_npz} if scenario == "scenario1" else {}
-        for shard in SHARDS:
+        for job, shards in MODEL_JOBS.items():
 
             rule:
                 name:
-                    rule_name(f"evaluate_{scenario}", shard, variant)
+                    rule_name(f"evaluate_{scenario}", job, variant)
                 input:
-                    images=shard_index("images", shard),
-                    detections=shard_index("detect", shard),
-                    captions=shard_index("caption", shard),
-                    language=shard_index("language", shard),
-                    protected=shard_index(f"render_{scenario}", shard, variant),
-                    masks=scoped(shard_index("masks", shard), STAGE_GROUPS["masks"][variant])
+                    images=[shard_index("images", shard) for shard in shards],
+                    detections=model_indexes("detect", shards),
+                    captions=model_indexes("caption", shards),
+                    language=model_indexes("language", shards),
+                    protected=[shard_index(f"render_{scenario}", shard, variant) for shard in shards],
+                    masks=[scoped(shard_index("masks", shard), STAGE_GROUPS["masks"][variant]) for shard in shards]
                     if scenario == "scenario1"
                     else [],
                     **evaluate_model_inputs(),
+                    after_fakes=after_model_jobs(["fakes"], shards, STAGE_GROUPS["fakes"][variant])
+                    if scenario == "scenario2"
+                    else [],
                 output:
-                    table=metrics_shard_table(variant, scenario, shard),
-                    faces=metrics_shard_table(variant, scenario, shard, "faces.parquet"),
+                    table=[metrics_shard_table(variant, scenario, shard) for shard in shards],
+                    faces=[metrics_shard_table(variant, scenario, shard, "faces.parquet") for shard in shards],
                 log:
-                    f"results/logs/evaluate_{scenario}/{variant}/{shard}.log",
+                    f"results/logs/evaluate_{scenario}/{variant}/{job}.log",
                 benchmark:
-                    f"results/benchmarks/evaluate_{scenario}/{variant}/{shard}.tsv"
+                    f"results/benchmarks/evaluate_{scenario}/{variant}/{job}.tsv"
                 params:
                     stage=evaluate_params(cfg, scenario),
                     files={
@@ -40,7 +45,7 @@ for variant, cfg in VARIANTS.items():
                         "decisions": final_output(scenario, "decisions", variant),
                         **scenario_inputs,
                     },
-                threads: 2
+                threads: job_threads("evaluate")
                 resources:
                     mem_mb=job_resources("evaluate")["mem_mb"],
                     runtime=job_resources("evaluate")["runtime"],
@@ -54,6 +59,7 @@ for variant, cfg in VARIANTS.items():
 
 rule metrics:
     input:
+        models=after_every_model_job,
         tables=[
             metrics_shard_table(variant, scenario, shard)
             for variant in VARIANTS

@@ -17,6 +17,7 @@ for group in stage_groups("faces"):
             input:
                 images=shard_index("images", shard),
                 persons=scoped(shard_index("persons", shard), STAGE_GROUPS["persons"][group]),
+                models=after_model_jobs(["detect"], [shard]),
             output:
                 **shard_job_outputs(scoped(shard_index("faces", shard), group), shard, {"json": output_pattern}),
             log:
@@ -37,30 +38,31 @@ for group in stage_groups("faces"):
 for group in stage_groups("fakes"):
     faces_pattern = scoped(FACES_OUTPUT, STAGE_GROUPS["faces"][group])
     output_pattern = scoped(FAKES_OUTPUT, group)
-    for shard in SHARDS:
+    diffusion = VARIANTS[group]["fakes"]["generator"] == "diffusion"  # donors and none need no GPU
+    for job, shards in MODEL_JOBS.items():
 
-        rule:
+        checkpoint:
             name:
-                rule_name("fakes", shard, group)
+                rule_name("fakes", job, group)
             input:
-                images=shard_index("images", shard),
-                faces=scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][group]),
+                images=[shard_index("images", shard) for shard in shards],
+                faces=[scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][group]) for shard in shards],
                 model=fakes_model_input(VARIANTS[group]),
             output:
-                **shard_job_outputs(scoped(shard_index("fakes", shard), group), shard, {"npz": output_pattern}),
+                **job_outputs(lambda shard: scoped(shard_index("fakes", shard), group), shards, {"npz": output_pattern}),
             log:
-                scoped(f"results/logs/fakes/{shard}.log", group),
+                scoped(f"results/logs/fakes/{job}.log", group),
             benchmark:
-                scoped(f"results/benchmarks/fakes/{shard}.tsv", group)
+                scoped(f"results/benchmarks/fakes/{job}.tsv", group)
             params:
                 stage=fakes_params(VARIANTS[group]),
                 files={"faces_json": faces_pattern, "npz": output_pattern},
-            threads: 2
+            threads: job_threads("fakes")
             resources:
                 mem_mb=job_resources("fakes")["mem_mb"],
                 runtime=job_resources("fakes")["runtime"],
-                gpu=job_resources("fakes")["gpu"],
-                **partition_resource("fakes"),
+                gpu=job_resources("fakes")["gpu"] if diffusion else 0,
+                **partition_resource("fakes", applies=diffusion),
             conda:
                 "../../envs/models.yaml"
             script:

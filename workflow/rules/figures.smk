@@ -33,6 +33,7 @@ rule figure_panel:
 rule figure_sweep:
     input:
         variants=METRICS_TABLES["variants_csv"],
+        models=after_every_model_job,
     output:
         png=report(
             SWEEP_FIGURE.format(ext="png"),

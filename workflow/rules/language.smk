@@ -4,42 +4,48 @@
 LANGUAGE_OUTPUT = "results/language/{image_id}.json"
 RELATIONS_OUTPUT = "results/relations/{image_id}.json"
 
-for shard in SHARDS:
+# spaCy needs no GPU, but a job over many shards also saves its per-job start (it is fast per caption).
+BERT_LANGUAGE = config["language"]["method"] == "bert_attention"
 
-    rule:
+for job, shards in MODEL_JOBS.items():
+
+    checkpoint:
         name:
-            f"language_{shard}"
+            rule_name("language", job)
         input:
-            images=shard_index("images", shard),
-            captions=shard_index("caption", shard),
+            images=[shard_index("images", shard) for shard in shards],
+            captions=model_indexes("caption", shards),
             model=language_model_input(),
         output:
-            **shard_job_outputs(shard_index("language", shard), shard, {"json": LANGUAGE_OUTPUT}),
+            **job_outputs(functools.partial(shard_index, "language"), shards, {"json": LANGUAGE_OUTPUT}),
         log:
-            f"results/logs/language/{shard}.log",
+            f"results/logs/language/{job}.log",
         benchmark:
-            f"results/benchmarks/language/{shard}.tsv"
+            f"results/benchmarks/language/{job}.tsv"
         params:
             stage=language_params(),
             files={"caption_json": CAPTION_OUTPUTS["json"], "json": LANGUAGE_OUTPUT},
-        threads: 2
+        threads: job_threads("language")
         resources:
             mem_mb=job_resources("language")["mem_mb"],
             runtime=job_resources("language")["runtime"],
-            gpu=job_resources("language")["gpu"] if config["language"]["method"] == "bert_attention" else 0,
-            **partition_resource("language", applies=config["language"]["method"] == "bert_attention"),
+            gpu=job_resources("language")["gpu"] if BERT_LANGUAGE else 0,
+            **partition_resource("language", applies=BERT_LANGUAGE),
         conda:
             "../../envs/models.yaml"
         script:
             "../../scripts/language.py"
+
+
+for shard in SHARDS:
 
     rule:
         name:
             f"relations_{shard}"
         input:
             images=shard_index("images", shard),
-            detections=shard_index("detect", shard),
-            language=shard_index("language", shard),
+            detections=model_indexes("detect", [shard]),
+            language=model_indexes("language", [shard]),
         output:
             **shard_job_outputs(shard_index("relations", shard), shard, {"json": RELATIONS_OUTPUT}),
         log:

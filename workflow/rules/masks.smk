@@ -16,11 +16,11 @@ for group in stage_groups("masks"):
                 rule_name("masks", shard, group)
             input:
                 images=shard_index("images", shard),
-                detections=shard_index("detect", shard),
+                detections=model_indexes("detect", [shard]),
                 relations=shard_index("relations", shard),
-                captions=shard_index("caption", shard),
-                language=shard_index("language", shard),
-                scenes=shard_index("scene", shard),
+                captions=model_indexes("caption", [shard]),
+                language=model_indexes("language", [shard]),
+                scenes=model_indexes("scene", [shard]),
             output:
                 **shard_job_outputs(scoped(shard_index("masks", shard), group), shard, outputs),
             log:

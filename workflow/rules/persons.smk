@@ -12,7 +12,7 @@ for group in stage_groups("persons"):
                 rule_name("persons", shard, group)
             input:
                 images=shard_index("images", shard),
-                detections=shard_index("detect", shard),
+                detections=model_indexes("detect", [shard]),
             output:
                 **shard_job_outputs(scoped(shard_index("persons", shard), group), shard, {"json": output_pattern}),
             log:

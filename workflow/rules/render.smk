@@ -15,7 +15,7 @@ for variant, cfg in VARIANTS.items():
                 images=shard_index("images", shard),
                 persons=scoped(shard_index("persons", shard), STAGE_GROUPS["persons"][variant]),
                 faces=scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][variant]),
-                fakes=scoped(shard_index("fakes", shard), STAGE_GROUPS["fakes"][variant]),
+                fakes=model_indexes("fakes", [shard], STAGE_GROUPS["fakes"][variant]),
             output:
                 **shard_job_outputs(
                     shard_index("render_scenario2", shard, variant),
@@ -57,6 +57,7 @@ for variant, cfg in VARIANTS.items():
                 masks=scoped(shard_index("masks", shard), STAGE_GROUPS["masks"][variant]),
                 persons=scoped(shard_index("persons", shard), STAGE_GROUPS["persons"][variant]),
                 faces=scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][variant]),
+                models=after_model_jobs(SCENE_MODELS, [shard]),
             output:
                 **shard_job_outputs(
                     shard_index("render_scenario1", shard, variant),

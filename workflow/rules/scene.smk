@@ -29,25 +29,25 @@ rule train_scene:
         "../../scripts/train_scene.py"
 
 
-for shard in SHARDS:
+for job, shards in MODEL_JOBS.items():
 
-    rule:
+    checkpoint:
         name:
-            f"scene_{shard}"
+            rule_name("scene", job)
         input:
-            images=shard_index("images", shard),
+            images=[shard_index("images", shard) for shard in shards],
             model=scene_model_input(),
         output:
-            **shard_job_outputs(shard_index("scene", shard), shard, SCENE_OUTPUTS),
+            **job_outputs(functools.partial(shard_index, "scene"), shards, SCENE_OUTPUTS),
         log:
-            f"results/logs/scene/{shard}.log",
+            f"results/logs/scene/{job}.log",
         benchmark:
-            f"results/benchmarks/scene/{shard}.tsv"
+            f"results/benchmarks/scene/{job}.tsv"
         params:
             stage=scene_params(),
             files=SCENE_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
-        threads: 2
+        threads: job_threads("scene")
         resources:
             mem_mb=job_resources("scene")["mem_mb"],
             runtime=job_resources("scene")["runtime"],

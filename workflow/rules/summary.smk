@@ -3,7 +3,7 @@
 
 rule summarize_rejected:
     input:
-        detections=[shard_index("detect", shard) for shard in SHARDS],
+        detections=model_indexes("detect", list(SHARDS)),
     output:
         rejected="results/summary/rejected.tsv",
     log:

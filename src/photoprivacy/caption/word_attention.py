@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..devices import pinned_for, to_device
 from .models import ALONE, BLANK, CAPTIONERS, CONTINUE
 
 # Both captioners start the decoder from one token: GPT-2's decoder_start
@@ -52,9 +53,14 @@ def caption_with_word_maps(captioner, images, max_new_tokens, num_beams, layers,
     (all heads) or a list of head indices. Maps are averaged over the chosen
     heads and layers, then over each word's tokens.
     """
-    pixel_values = preprocess(captioner, images)
+    pixel_values = prepare(captioner, images)
+    return caption_pixels_with_word_maps(captioner, pixel_values, max_new_tokens, num_beams, layers, heads)
+
+
+def caption_pixels_with_word_maps(captioner, pixel_values, max_new_tokens, num_beams, layers, heads="mean"):
+    """``caption_with_word_maps`` of a batch's ``prepare``d pixel values: the model's part of it."""
     with torch.inference_mode():
-        encoder_states = encode(captioner, pixel_values)
+        encoder_states = encode(captioner, to_device(pixel_values, captioner.device))
         sequences = generate(captioner, encoder_states, max_new_tokens, num_beams)
         cross_attentions = teacher_forced_cross_attentions(captioner, encoder_states, sequences)
     token_maps = token_attention_maps(cross_attentions, captioner.grid, layers, heads)
@@ -77,9 +83,16 @@ def decode_caption(captioner, token_ids):
     return captioner.tokenizer.decode(token_ids, skip_special_tokens=True).strip()
 
 
-def preprocess(captioner, images):
+def prepare(captioner, images):
+    """The image processor's pixel values of a batch, on the CPU (pinned for a CUDA captioner).
+    Never touches the model: a stage runs it in its prefetch workers."""
     batch = captioner.image_processor(images=list(images), return_tensors="pt")
-    return batch["pixel_values"].to(captioner.device)
+    return pinned_for(batch["pixel_values"], captioner.device)
+
+
+def preprocess(captioner, images):
+    """``prepare``, then on the captioner's device."""
+    return to_device(prepare(captioner, images), captioner.device)
 
 
 def encode(captioner, pixel_values):

@@ -1,5 +1,10 @@
 """The object detectors detect.method names: a builder each, from the detect stage's params
-and the model folder (None for a method without a model)."""
+and the model folder (None for a method without a model).
+
+A detector has ``name``, ``has_attention``, ``model_info`` and ``detect(images, relpaths)``. One
+with a model also splits ``detect`` into ``prepare(images)`` (CPU work that never touches the
+model, which the stage runs in its prefetch workers) and ``run(prepared, relpaths)``.
+"""
 
 from ..registry import Registry
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
-from ..devices import pick_device
+from ..devices import pick_device, pinned_for, to_device
 from ..models.families import verify_model
 from ..models.store import model_summary
 from .boxes import cxcywh_to_xyxy
@@ -34,6 +34,15 @@ class ImageDetections:
     detections: list  # dicts: query, label, label_id, score, box_xyxy
     attention: np.ndarray  # (n_kept, h, w) float32
     grid: tuple  # (h, w) of the image's own feature grid
+
+
+@dataclass
+class DetrInputs:
+    """A batch ready for the model (``DetrDetector.prepare``): CPU tensors, pinned for CUDA."""
+
+    pixel_values: torch.Tensor  # (batch, 3, h_pad, w_pad) float32
+    pixel_mask: torch.Tensor  # (batch, h_pad, w_pad) long, 1 on real pixels
+    image_sizes: list  # (height, width) of each photo, which boxes are scaled to
 
 
 def load_detr(model_dir, device="cpu", half=False):
@@ -108,7 +117,8 @@ def label_name(config, label_id):
 
 
 class DetrDetector:
-    """Loads DETR once; ``detect`` runs one padded batch per call.
+    """Loads DETR once; ``detect`` runs one padded batch per call: ``prepare`` (CPU only, so a
+    stage runs it in its prefetch workers), then ``run`` (the model and its outputs).
 
     Every setting is the caller's, from config.yaml: ``threshold``, ``short_side`` and ``max_side``
     (detect.*), ``device`` (execution.device, for ``pick_device``) and ``half``
@@ -137,22 +147,31 @@ class DetrDetector:
         dtype = torch.float16 if self.half else torch.float32
         with torch.inference_mode():
             return self.model(
-                pixel_values=pixel_values.to(self.device, dtype),
-                pixel_mask=pixel_mask.to(self.device),
+                pixel_values=to_device(pixel_values, self.device, dtype),
+                pixel_mask=to_device(pixel_mask, self.device),
                 output_attentions=True,
             )
 
     def detect(self, images, relpaths=None):
         """Detections and attention maps for a list of uint8 RGB arrays."""
+        return self.run(self.prepare(images), relpaths)
+
+    def prepare(self, images):
+        """``DetrInputs`` of a list of uint8 RGB arrays. Never touches the model: thread-safe."""
         pixel_values, pixel_mask = preprocess(images, self.short_side, self.max_side)
-        outputs = self.forward(pixel_values, pixel_mask)
+        return DetrInputs(pinned_for(pixel_values, self.device), pinned_for(pixel_mask, self.device),
+                          [image.shape[:2] for image in images])
+
+    def run(self, inputs, relpaths=None):
+        """Detections and attention maps of a prepared batch (``relpaths``: unused, as in ``detect``)."""
+        outputs = self.forward(inputs.pixel_values, inputs.pixel_mask)
         probabilities = outputs.logits.float().softmax(-1)[..., :-1]  # drop "no object"
         scores, label_ids = probabilities.max(-1)
         last_layer = outputs.cross_attentions[-1]
         results = []
-        for index, (image, valid) in enumerate(zip(images, valid_grid_sizes(pixel_mask, self._grid), strict=True)):
+        valid_grids = valid_grid_sizes(inputs.pixel_mask, self._grid)
+        for index, ((height, width), valid) in enumerate(zip(inputs.image_sizes, valid_grids, strict=True)):
             keep = torch.nonzero(scores[index] > self.threshold).flatten()
-            height, width = image.shape[:2]
             boxes = cxcywh_to_xyxy(outputs.pred_boxes[index, keep].float().cpu().numpy(), width, height)
             maps = head_mean_maps(last_layer[index], self._grid, valid)[keep]
             detections = [

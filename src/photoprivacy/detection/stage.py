@@ -3,8 +3,9 @@
 Every image of the shard gets its JSON and .npz. An image that cannot be
 decoded gets a JSON with ``status: rejected`` and its reason (and an empty
 .npz), so the rest of the run goes on and the summary can list it. The next
-batches are decoded and the last ones written in other threads while the
-detector runs (``pipeline``).
+batches are decoded (and, for a detector with ``prepare``, turned into model
+inputs) and the last ones written in other threads while the detector runs
+(``pipeline``).
 """
 
 import functools
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..artifacts import provenance, write_json, write_npz
 from ..images import decode_batch
-from ..pipeline import BackgroundWriter, decoded_batches
+from ..pipeline import BackgroundWriter, prepared_batches
 from ..records import image_record
 from ..stages import STAGE_VERSIONS
 
@@ -45,6 +46,14 @@ def attention_arrays(result=None):
             "h": np.int64(result.attention.shape[1]), "w": np.int64(result.attention.shape[2])}
 
 
+def detector_steps(detector):
+    """``(prepare, run)``: ``prepare(images)`` runs in the prefetch workers, ``run(prepared, relpaths)``
+    on this thread. A detector without ``prepare`` (annotations) gets its decoded images in ``detect``."""
+    if hasattr(detector, "prepare"):
+        return detector.prepare, detector.run
+    return (lambda images: images), detector.detect
+
+
 def run_detect_shard(items, detector, params, batch_size, max_pixels):
     """Run ``detector`` over ``items`` (dicts: id, path, source, relpath, json, npz).
 
@@ -53,19 +62,19 @@ def run_detect_shard(items, detector, params, batch_size, max_pixels):
     prov = provenance("detect", STAGE_VERSIONS["detect"], params, detector.model_info)
     stats = {"images": 0, "rejected": 0, "detections": 0, "model_seconds": 0.0}
     decode = functools.partial(decode_batch, max_pixels=max_pixels)
+    prepare, run = detector_steps(detector)
     with BackgroundWriter() as writer:
-        for decoded, rejected in decoded_batches(items, batch_size, decode, stats):
+        for decoded, rejected, prepared in prepared_batches(items, batch_size, decode, prepare, stats):
             for item, reason in rejected:
                 writer.submit(write_json, item["json"], detection_record(
                     item["id"], item["source"], detector.name, detector.has_attention, prov, reason=reason))
                 writer.submit(write_npz, item["npz"], **attention_arrays())
             if not decoded:
                 continue
-            loaded, pixels = [item for item, _ in decoded], [image for _, image in decoded]
             began = time.perf_counter()
-            results = detector.detect(pixels, [item["relpath"] for item in loaded])
+            results = run(prepared, [item["relpath"] for item, _ in decoded])
             stats["model_seconds"] += time.perf_counter() - began
-            for item, image, result in zip(loaded, pixels, results, strict=True):
+            for (item, image), result in zip(decoded, results, strict=True):
                 writer.submit(write_json, item["json"], detection_record(
                     item["id"], item["source"], detector.name, detector.has_attention, prov, image, result))
                 writer.submit(write_npz, item["npz"], **attention_arrays(result))

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..devices import to_device
+
 SCENE_CLASS_COUNT = 80  # the original fine-tuned its ViT-B/16 on 80 scene classes (SEED_NOTES)
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")  # what torchvision resizes a uint8 tensor with
 PREPROCESSING_MODES = ("model", "original")
@@ -254,9 +256,9 @@ def attention_gradients(model, pixel_values, class_indices=None):
             module.fused_attn = False
         model.eval()
         with torch.enable_grad():
-            # On the model's device and dtype: the stage hands over CPU tensors (a CUDA model failed).
+            # On the model's device and dtype: the stage hands over CPU tensors (pinned for a CUDA model).
             parameter = next(model.parameters())
-            inputs = pixel_values.detach().to(parameter.device, parameter.dtype).clone().requires_grad_(True)
+            inputs = to_device(pixel_values.detach(), parameter.device, parameter.dtype).clone().requires_grad_(True)
             logits, attentions = _forward_capturing_attention(model, inputs, attention_modules)
             if class_indices is None:
                 class_indices = logits.argmax(dim=1).tolist()

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from ..artifacts import provenance, write_json, write_npz
+from ..devices import pinned_for
 from ..images import decode_batch
-from ..pipeline import BackgroundWriter, decoded_batches
+from ..pipeline import BackgroundWriter, prepared_batches
 from ..records import image_record
 from ..stages import STAGE_VERSIONS
 from .classifier import top_predictions
@@ -32,10 +33,9 @@ def scene_record(image_id, prov, reason=None, label=None, index=None, top_k=(), 
     )
 
 
-def scene_inputs(items, max_pixels, preprocessing):
-    """(decoded, rejected): (item, (1, 3, H, W) pixel values) pairs and (item, reason) pairs."""
-    decoded, rejected = decode_batch(items, max_pixels)
-    return [(item, preprocess_scene(image, preprocessing)) for item, image in decoded], rejected
+def scene_inputs(images, preprocessing, device):
+    """The (batch, 3, H, W) classifier input of a batch's photos, pinned for a model on CUDA."""
+    return pinned_for(torch.cat([preprocess_scene(image, preprocessing) for image in images]), device)
 
 
 def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_size, *, preprocessing):
@@ -54,16 +54,17 @@ def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_
     relevance_maps = RELEVANCE_METHODS[params["relevance"]]
     prov = provenance("scene", STAGE_VERSIONS["scene"], params, model_info)
     counts = {"images": 0, "rejected": 0}
-    prepare = functools.partial(scene_inputs, max_pixels=max_pixels, preprocessing=preprocessing)
+    decode = functools.partial(decode_batch, max_pixels=max_pixels)
+    prepare = functools.partial(scene_inputs, preprocessing=preprocessing, device=next(model.parameters()).device)
     with BackgroundWriter() as writer:
-        for decoded, rejected in decoded_batches(items, batch_size, prepare, counts):
+        for decoded, rejected, pixel_values in prepared_batches(items, batch_size, decode, prepare, counts):
             for item, reason in rejected:
                 writer.submit(write_json, item["json"], scene_record(item["id"], prov, reason=reason))
                 writer.submit(write_npz, item["npz"], relevance=np.zeros((0, 0), np.float32))
             if not decoded:
                 continue
             # The relevance pass's forward also gives the logits: no second forward for the label.
-            grids, indices, logits = relevance_maps(model, torch.cat([pixels for _, pixels in decoded]))
+            grids, indices, logits = relevance_maps(model, pixel_values)
             for (item, _), grid, index, image_logits in zip(decoded, grids, indices, logits, strict=True):
                 _, top = top_predictions(image_logits, labels, params["top_k"])
                 note = None if np.isfinite(grid).all() else "relevance map has non-finite values"
