@@ -25,7 +25,7 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         build_random("face_generator", folder, args.size, seed=0)
         generator = DiffusionFaceGenerator(folder, args.steps, "cpu", None)
-        parameters = sum(p.numel() for p in generator.pipeline.unet.parameters())
+        parameters = sum(p.numel() for p in generator.unet.parameters())
         began = time.perf_counter()
         faces = generator.generate("benchmark", args.faces, seed=0)
         seconds = time.perf_counter() - began

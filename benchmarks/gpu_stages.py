@@ -261,7 +261,7 @@ class Bench:
             faces = [{"face": 0, "person": 0, "box_xyxy": [0, 0, 64, 64], "score": 0.9}] if index < n_faces else []
             write_json(item["faces_json"], {"faces": faces})
         # The bare pass samples faces in the stage's batches (one face per image here).
-        unet, scheduler = generator.pipeline.unet, generator.pipeline.scheduler
+        unet, scheduler = generator.unet, generator.scheduler
         scheduler.set_timesteps(self.args.steps)
         timesteps = scheduler.timesteps.to(self.device)
         noise = [torch.randn(len(batch), unet.config.in_channels, generator.size, generator.size, device=self.device)

@@ -210,7 +210,7 @@ class Bench:
             "scene": [("preprocess", relevance, "preprocess_scene"), ("forward", relevance, "relevance_grid"),
                       ("forward", relevance, "relevance_grids"), ("postprocess", classifier, "top_predictions")],
             "fakes": [("postprocess", generator, name) for name in ("generate", "generate_many")] + [
-                ("forward", type(self.face_generator.pipeline), "__call__")],
+                ("forward", type(self.face_generator.unet), "__call__")],
             "evaluate": detector + [("postprocess", word_attention, "caption_texts")] + captioner + [
                 ("postprocess", evaluate_stage, "measure")],
         }[stage]

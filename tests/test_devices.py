@@ -280,7 +280,7 @@ def fakes_on(device, model_dir, folder):
 @pytest.mark.parametrize("device", DEVICES)
 def test_fakes_stage(device, offline_model_dir, tmp_path):
     generators, counts, faces = fakes_on(device, offline_model_dir("face_generator"), tmp_path / device)
-    assert len(generators) == 1 and device_of(generators[0].pipeline.unet) == device
+    assert len(generators) == 1 and device_of(generators[0].unet) == device
     assert counts == {"images": 2, "faces": 2}
     assert faces[0].shape == (2, 32, 32, 3) and faces[1].shape == (0, 1, 1, 3)
     assert not np.array_equal(faces[0][0], faces[0][1])  # a seed of its own per face

@@ -10,7 +10,6 @@ them.
 import contextlib
 import functools
 import io
-import types
 
 import numpy as np
 import pandas as pd
@@ -251,13 +250,10 @@ def faces_items(tmp_path, counts):
 FACE_COUNTS = (2, 0, 3, 1)  # in batches of 4, the third image's faces span two generator calls
 
 
-class NoisePipeline:
-    """Stands in for DDIMPipeline: each face is its own generator's first draw, so a face shows
+def noise_faces(seeds):
+    """Stands in for the UNet's sampling: each face is its seed's first draw, so a face shows
     exactly which noise it got."""
-
-    def __call__(self, batch_size, generator, **_):
-        assert len(generator) == batch_size
-        return types.SimpleNamespace(images=np.stack([torch.rand((8, 8, 3), generator=g).numpy() for g in generator]))
+    return np.stack([torch.rand((8, 8, 3), generator=torch.Generator().manual_seed(seed)).numpy() for seed in seeds])
 
 
 @pytest.fixture
@@ -302,7 +298,7 @@ def test_fakes_by_default_write_the_serial_bytes_of_one_call_per_image(monkeypat
 def test_fakes_batched_across_images_give_every_face_its_own_noise(monkeypatch, tmp_path, face_generator):
     from photoprivacy.faces import stage
 
-    face_generator.pipeline = NoisePipeline()
+    face_generator._sample = noise_faces
     calls = counting_calls(monkeypatch, face_generator)
     run_fakes(tmp_path, face_generator, "batched", batch_size=4)
     assert calls == [4, 2]

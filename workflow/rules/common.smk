@@ -346,7 +346,8 @@ def fakes_params(cfg):
     params = {"version": STAGE_VERSIONS["fakes"], "generator": settings["generator"], "seed": cfg["seed"]}
     if settings["generator"] == "diffusion":
         # faces share UNet calls in batches, whose rounding differs by a level at most
-        params.update(model=model_params("face_generator"), steps=settings["steps"], **model_execution(cfg))
+        params.update(model=model_params("face_generator"), steps=settings["steps"], **model_execution(cfg),
+                      half_precision=cfg["execution"]["half_precision"])  # float16 UNet on CUDA
     elif settings["generator"] == "donor":
         params.update(donor_folder=settings["donor_folder"], max_image_pixels=cfg["execution"]["max_image_pixels"])
     return params

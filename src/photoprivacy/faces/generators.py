@@ -9,12 +9,14 @@ not per image):
 
 - ``diffusion``: an unconditional face diffusion model (diffusers
   ``UNet2DModel`` + ``DDIMScheduler``, e.g. a DDPM trained on CelebA-HQ),
-  fetched as a model input and sampled with ``DDIMPipeline``.
+  fetched as a model input and sampled with ``DDIMPipeline``'s loop, whose
+  UNet may run in half precision (``half``).
 - ``donor``: faces taken from a folder of synthetic donor face images.
 - ``none``: no generator; rendering falls back to pixelating the face and
   says so in the decision log.
 """
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,8 @@ from ..seeds import derived_seed
 FACE_GENERATORS = Registry("face generator", "fakes.generator")
 DONOR_SIZE = 128
 DONOR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+HALF_DTYPES = ("float16", "bfloat16")  # what the diffusion UNet may run in besides float32
+_log = logging.getLogger(__name__)
 
 
 def face_seed(seed, image_id, face_index):
@@ -54,21 +58,44 @@ class FaceGenerator:
 class DiffusionFaceGenerator(FaceGenerator):
     name = "diffusion"
 
-    def __init__(self, model_dir, steps, device, batch_size):
-        import torch
-        from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
+    def __init__(self, model_dir, steps, device, batch_size, half=None):
+        """``half``: None (float32, the default), "bfloat16" or "float16" (CUDA only: elsewhere float32).
 
+        Only the UNet forward runs in ``half``: the starting noise is drawn in
+        float32 as without it (same seeds, same starting latents) and the DDIM
+        step, the clamp and the uint8 conversion stay float32, so a face drifts
+        from its float32 self only by the UNet's rounding (benchmarks/fake_precision.py).
+        float16 is CUDA only because CPUs have no float16 convolutions: the full
+        size UNet took minutes per step on CPU, against 3 s in float32.
+        """
+        import torch
+        from diffusers import DDIMScheduler, UNet2DModel
+
+        if half not in (None, *HALF_DTYPES):
+            raise ValueError(f"half must be None, 'float16' or 'bfloat16', got {half!r}")
+        self.device = torch.device(device)
+        if half == "float16" and self.device.type != "cuda":
+            _log.warning(
+                "execution.half_precision float16 runs on CUDA only: the face UNet runs in float32 on %s", self.device
+            )
+            half = None
+        self.half = half  # what the UNet runs in, after the fallback (None: float32)
+        self.unet_dtype = getattr(torch, half) if half else torch.float32
         self.model_info = model_summary(verify_model("face_generator", model_dir))
         unet = UNet2DModel.from_pretrained(
-            str(model_dir), use_safetensors=True, local_files_only=True, low_cpu_mem_usage=False
+            str(model_dir),
+            use_safetensors=True,
+            local_files_only=True,
+            low_cpu_mem_usage=False,
+            torch_dtype=self.unet_dtype,
         )
+        self.unet = unet.eval().to(self.device)
+        # DDIMPipeline's own conversion, so that a DDPM scheduler config samples as DDIM here too.
         scheduler = DDIMScheduler.from_pretrained(str(model_dir), local_files_only=True)
-        self.device = torch.device(device)
-        self.pipeline = DDIMPipeline(unet=unet.eval(), scheduler=scheduler).to(self.device)
-        self.pipeline.set_progress_bar_config(disable=True)
+        self.scheduler = DDIMScheduler.from_config(scheduler.config)
         self.steps = steps
         self.batch_size = batch_size
-        self.size = unet.config.sample_size
+        self.size = self.unet.config.sample_size
 
     def generate(self, image_id, n_faces, seed):
         if n_faces == 0:
@@ -119,15 +146,24 @@ class DiffusionFaceGenerator(FaceGenerator):
         yield from finished()
 
     def _sample(self, seeds):
-        """One (len(seeds), S, S, 3) uint8 batch from one pipeline call, face k from seed k."""
+        """One (len(seeds), S, S, 3) uint8 batch, face k from seed k.
+
+        ``DDIMPipeline.__call__`` with eta 0 and numpy output, step for step (in
+        float32 the faces are its bytes), but with the UNet's input cast to
+        ``unet_dtype`` and its output back to float32.
+        """
         import torch
+        from diffusers.utils.torch_utils import randn_tensor
 
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
+        shape = (len(seeds), self.unet.config.in_channels, self.size, self.size)
         with torch.inference_mode():
-            images = self.pipeline(
-                batch_size=len(seeds), generator=generators, num_inference_steps=self.steps, eta=0.0,
-                output_type="np",
-            ).images
+            latents = randn_tensor(shape, generator=generators, device=self.device, dtype=torch.float32)
+            self.scheduler.set_timesteps(self.steps)
+            for timestep in self.scheduler.timesteps:
+                noise = self.unet(latents.to(self.unet_dtype), timestep).sample.float()
+                latents = self.scheduler.step(noise, timestep, latents, eta=0.0, generator=generators).prev_sample
+            images = (latents / 2 + 0.5).clamp(0, 1).cpu().permute(0, 2, 3, 1).numpy()
         return np.clip(np.rint(images * 255), 0, 255).astype(np.uint8)
 
 
@@ -171,7 +207,8 @@ class NoFaceGenerator(FaceGenerator):
 def diffusion(params, model_dir):
     from ..devices import pick_device  # torch: only generators with a model load it
 
-    return DiffusionFaceGenerator(model_dir, params["steps"], pick_device(params["device"]), params["batch_size"])
+    half = "float16" if params.get("half_precision") else None  # execution.half_precision: CUDA only
+    return DiffusionFaceGenerator(model_dir, params["steps"], pick_device(params["device"]), params["batch_size"], half)
 
 
 @FACE_GENERATORS.register("donor")
