@@ -302,13 +302,19 @@ class ThreadRecordingDetector:
         return []
 
 
-def test_each_measuring_thread_has_its_own_copies_kept_for_the_next_shard(tmp_path):
+def unprotected_items(folder, count):
+    """``count`` scenario 2 images whose protected copy equals the original."""
     original = gradient_image(60, 80, seed=1)
     items = []
-    for index in range(6):
-        (tmp_path / str(index)).mkdir()
-        item = fixture_files(tmp_path / str(index), original, original.copy(), scenario2_decisions())
+    for index in range(count):
+        (folder / str(index)).mkdir()
+        item = fixture_files(folder / str(index), original, original.copy(), scenario2_decisions())
         items.append({**item, "id": f"photo{index}"})
+    return items
+
+
+def test_each_measuring_thread_has_its_own_copies_kept_for_the_next_shard(tmp_path):
+    items = unprotected_items(tmp_path, 6)
     copies = []
     evaluators = Evaluators(faces=ThreadRecordingDetector(copies), identity=StandInRecogniser())
     for shard in (items[:3], items[3:]):
@@ -321,12 +327,7 @@ def test_each_measuring_thread_has_its_own_copies_kept_for_the_next_shard(tmp_pa
 
 
 def test_a_measure_that_fails_fails_the_shard(tmp_path):
-    original = gradient_image(60, 80, seed=1)
-    items = []
-    for index in range(5):
-        (tmp_path / str(index)).mkdir()
-        item = fixture_files(tmp_path / str(index), original, original.copy(), scenario2_decisions())
-        items.append({**item, "id": f"photo{index}"})
+    items = unprotected_items(tmp_path, 5)
 
     calls = []
 
