@@ -62,5 +62,5 @@ def test_shard_items_come_from_the_image_index(tmp_path):
     files = {"json": "results/detect/{image_id}.json", "png": "results/final/v/{image_id}.png"}
     assert shard_items(tmp_path / "images.tsv", files) == [{
         "id": "sub_dir__Uni", "path": str(photo), "relpath": "sub dir/Ünï.jpg", "source": "sub dir/Ünï.jpg",
-        "json": "results/detect/sub_dir__Uni.json", "png": "results/final/v/sub_dir__Uni.png",
+        "shard": "images", "json": "results/detect/sub_dir__Uni.json", "png": "results/final/v/sub_dir__Uni.png",
     }]
