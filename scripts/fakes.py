@@ -1,6 +1,8 @@
 """Rule fakes_<shards>: one generated face per face of a major person."""
 
+import collections
 import functools
+import itertools
 import os
 from pathlib import Path
 
@@ -30,12 +32,10 @@ def load_generator():
 
 def generate(items):
     # Shard by shard: faces share UNet calls only within a shard, so its faces do not depend on the others.
-    counts = {}
-    for shard in dict.fromkeys(item["shard"] for item in items):
-        shard_counts = run_fakes_shard([item for item in items if item["shard"] == shard], load_generator,
-                                       stage["seed"])
-        counts = {key: counts.get(key, 0) + value for key, value in shard_counts.items()}
-    return counts
+    counts = collections.Counter()
+    for _, shard_items in itertools.groupby(items, key=lambda item: item["shard"]):
+        counts.update(run_fakes_shard(list(shard_items), load_generator, stage["seed"]))
+    return dict(counts)
 
 
 counts = job.run_indexed(snakemake.params.files, snakemake.output.keys(), generate)

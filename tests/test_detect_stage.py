@@ -75,6 +75,26 @@ def test_prepared_in_the_workers_the_stage_writes_what_detect_gives(tmp_path, ti
     assert output_bytes(staged) == output_bytes(direct)
 
 
+def test_one_job_over_two_shards_writes_what_a_fresh_job_per_shard_writes(tmp_path, tiny_detr_dir, shared_photos):
+    """A model job (execution.model_jobs) runs several shards on one model: batches stop at each
+    shard's end, so padding to a batch's largest photo never mixes shards of differently sized photos."""
+
+    def shards(folder):
+        small = [dict(item, shard="0001") for item in small_photo_items(shared_photos, folder / "small", scale=4)]
+        large = [dict(item, shard="0002") for item in small_photo_items(shared_photos, folder / "large", scale=2)]
+        return small, large
+
+    def detector():
+        return DetrDetector(tiny_detr_dir, threshold=0.5, short_side=96, max_side=None, device="cpu", half=False)
+
+    together, alone = shards(tmp_path / "together"), shards(tmp_path / "alone")
+    run_detect_shard(together[0] + together[1], detector(), {}, batch_size=3, max_pixels=MAX_PIXELS)
+    for shard in alone:
+        run_detect_shard(shard, detector(), {}, batch_size=3, max_pixels=MAX_PIXELS)
+    assert len(shared_photos) % 3  # a shard ends inside a batch of 3
+    assert output_bytes(together[0] + together[1]) == output_bytes(alone[0] + alone[1])
+
+
 def test_detr_preprocessing_runs_in_the_prefetch_workers(tmp_path, tiny_detr_dir, shared_photos, monkeypatch):
     threads = []
     preprocess = detr.preprocess
