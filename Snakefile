@@ -1,5 +1,6 @@
 # Privacy protection for photos that show several people.
-# The table of contents: configuration, one include per stage family, the target list.
+# The table of contents: configuration, one include per stage (in the order the
+# data flows: a file reads only patterns declared above it), the target lists.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -17,12 +18,16 @@ include: "workflow/rules/images.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/caption.smk"
 include: "workflow/rules/language.smk"
+include: "workflow/rules/relations.smk"
 include: "workflow/rules/scene.smk"
 include: "workflow/rules/masks.smk"
 include: "workflow/rules/persons.smk"
 include: "workflow/rules/faces.smk"
-include: "workflow/rules/render.smk"
+include: "workflow/rules/fakes.smk"
+include: "workflow/rules/render_scenario1.smk"
+include: "workflow/rules/render_scenario2.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/targets.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/by_name.smk"

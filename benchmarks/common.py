@@ -18,6 +18,11 @@ SHARED_PHOTOS = REPO.parent / "shared" / "data" / "photos"
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
+def shared_photos():
+    """The shared photos (../shared/data/photos: a few real photos of people), sorted."""
+    return sorted(p for p in SHARED_PHOTOS.glob("*") if p.suffix.lower() in (".jpg", ".png"))
+
+
 def scratch_project(photos=None, generated=0, empty_files=0, defaults=None, **config_sections):
     """A temporary project folder with a photos/ folder and a config.yaml: the defaults of
     ``defaults`` (a config.yaml; this repository's when None) with ``config_sections`` merged in."""
@@ -38,6 +43,13 @@ def scratch_project(photos=None, generated=0, empty_files=0, defaults=None, **co
         config.setdefault(section, {}).update(values)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     return workdir
+
+
+def timed(function, *args):
+    """Wall seconds of ``function(*args)``."""
+    began = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - began
 
 
 def benchmark_row(tsv):

@@ -53,12 +53,13 @@ def main():
     args = parser.parse_args()
     device = pick_device(args.device)
 
-    rows = []
+    rows, parameters = [], 0
     with tempfile.TemporaryDirectory() as folder:
         build_random("face_generator", folder, args.size, seed=0)
         reference = None
         for half in [None, *half_dtypes(device)]:
             generator = DiffusionFaceGenerator(folder, args.steps, device, None, half=half)
+            parameters = sum(p.numel() for p in generator.unet.parameters())
             faces, seconds = timed_faces(generator, args.faces)
             if reference is None:
                 reference = faces.astype(np.int16)
@@ -68,7 +69,8 @@ def main():
 
     threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
     print(
-        f"UNet2DModel {args.size} (random weights), {faces.shape[1]}x{faces.shape[2]}, {args.faces} face(s) "
+        f"UNet2DModel {args.size} (random weights, {parameters / 1e6:.1f} M parameters), {faces.shape[1]}x"
+        f"{faces.shape[2]}, {args.faces} face(s) "
         f"in one batch, {args.steps} DDIM steps, {device}{threads}"
     )
     if device.type != "cuda":

@@ -1,20 +1,20 @@
 """Every model stage on one device: images/s as the workflow runs it next to the bare forward pass.
 
-    .venv/bin/python benchmarks/gpu_stages.py [--device cuda] [--size full] [--images 256] [--batch-size 16]
+    .venv/bin/python benchmarks/gpu_stages.py [--device cuda] [--size full] [--images 256] [--shared] [--batch-size 16]
         [--stages detect detect_fp16 caption language scene fakes evaluate] [--steps 50] [--faces 16]
     .venv/bin/python benchmarks/gpu_stages.py --workflow [--fixed-cost] [--bare] [--targets detect caption scene]
         [--config language.method=bert_attention ...] [--repo PATH] [--cores N] [--keep] [options above]
 
-Generates --images random 640x480 JPEGs and random models of the real classes
-(built first, not timed), then for each stage, in this process and without
-Snakemake: loads the model as scripts/<stage>.py does (timed apart), runs the
-model's bare forward pass on the preprocessed inputs already on the device
-(batched as the stage batches them, one warm-up batch first, under
-torch.inference_mode), then the stage's shard function as the script calls it
-(decode, preprocessing, model, postprocessing, artifact writing). Stage
-settings are config.yaml's defaults. The shard function runs after the bare
-pass, so it finds the device warmed up. CUDA work is synchronised before and
-after each timing.
+Generates --images random 640x480 JPEGs (after the shared photos, with --shared)
+and random models of the real classes (built first, not timed), then for each
+stage, in this process and without Snakemake: loads the model as
+scripts/<stage>.py does (timed apart), runs the model's bare forward pass on
+the preprocessed inputs already on the device (batched as the stage batches
+them, one warm-up batch first, under torch.inference_mode), then the stage's
+shard function as the script calls it (decode, preprocessing, model,
+postprocessing, artifact writing). Stage settings are config.yaml's defaults.
+The shard function runs after the bare pass, so it finds the device warmed up.
+CUDA work is synchronised before and after each timing.
 
 `outside fwd` is (stage time - forward time) per unit: what the stage spends
 beyond the model call. language runs BERT on synthetic English captions (one
@@ -23,7 +23,7 @@ the first --faces images (the unit is a face; its forward is --steps UNet
 passes); evaluate re-detects (DETR) and recaptions protected copies, and its
 stage time also holds CenterFace, dlib and the image metrics on the CPU.
 
---workflow times one Snakemake call instead, over the same generated photos, on
+--workflow times one Snakemake call instead, over the same photos, on
 the offline profile of --repo (its Snakefile, profiles/offline, config.yaml's
 defaults with execution.device, execution.batch_size, models.offline_size and
 --config applied, and its src/ first on the path): rule protect (scenarios 1
@@ -56,9 +56,8 @@ import numpy as np
 import torch
 import workflow_call
 import yaml
-from common import REPO, scratch_project
+from common import REPO, scratch_project, shared_photos, timed
 from PIL import Image
-from scenario1_models import timed
 
 STAGES = ("detect", "detect_fp16", "caption", "language", "scene", "fakes", "evaluate")
 CAPTIONS = (
@@ -175,8 +174,8 @@ class Bench:
         return captioner, load
 
     def caption_forward(self, captioner, images, teacher_forced=True):
-        """Seconds of the captioner's model calls (caption_with_word_maps', or caption_texts' without
-        the teacher-forced pass) over ``images`` in batches."""
+        """Seconds of the captioner's model calls (caption_pixels_with_word_maps', or caption_texts'
+        without the teacher-forced pass) over ``images`` in batches."""
         from photoprivacy.caption import word_attention
 
         settings = self.config["caption"]
@@ -341,7 +340,7 @@ def device_label(device):
 
 
 def print_table(args, bench, rows):
-    print(f"{len(bench.photos)} generated 640x480 photos, random {args.size} models, batch {args.batch_size}, "
+    print(f"{len(bench.photos)} photos ({photo_source(args)}), random {args.size} models, batch {args.batch_size}, "
           f"{device_label(bench.device)}, {torch.get_num_threads()} torch threads")
     header = ("stage", "unit", "n", "load s", "stage/s", "forward/s", "stage s/unit", "outside fwd s/unit", "note")
     print(f"{header[0]:<12}{header[1]:<8}{header[2]:>5}{header[3]:>8}{header[4]:>10}{header[5]:>11}"
@@ -351,6 +350,10 @@ def print_table(args, bench, rows):
               f"{row.count / row.stage_seconds:>10.2f}{row.count / row.forward_seconds:>11.2f}"
               f"{row.stage_seconds / row.count:>14.4f}{(row.stage_seconds - row.forward_seconds) / row.count:>20.4f}"
               f"  {row.note}")
+
+
+def photo_source(args):
+    return "the shared ones, then generated 640x480" if args.shared else "generated 640x480"
 
 
 def run_stages(bench, stages):
@@ -385,10 +388,12 @@ def main_workflow(args):
     fails leaves its scratch project for a look at its logs."""
     from photoprivacy.devices import pick_device
 
-    def new_project(images):
-        return workflow_call.project(args.repo, images, args.device, args.size, args.batch_size, args.config)
+    def new_project(images, photos=None):
+        return workflow_call.project(args.repo, images, args.device, args.size, args.batch_size, args.config, photos)
 
-    workdir = new_project(args.images if args.workflow else 1)
+    args.shared = args.shared and args.workflow  # --fixed-cost alone: one generated photo
+    workdir = new_project(args.images, shared_photos() if args.shared else None) if args.workflow else new_project(1)
+    n_photos = len(list((workdir / "photos").iterdir()))
     projects = [workdir]
     try:
         bare_rows = {}
@@ -403,7 +408,7 @@ def main_workflow(args):
             gc.collect()
         call = single = None
         if args.workflow:
-            call = workflow_call.timed_call(workdir, args.repo, args.images, args.targets, args.cores)
+            call = workflow_call.timed_call(workdir, args.repo, n_photos, args.targets, args.cores)
         if args.fixed_cost:
             single_dir = workdir
             if args.workflow:
@@ -417,7 +422,7 @@ def main_workflow(args):
 
     print(f"checkout {args.repo} ({workflow_call.commit_of(args.repo)}), library "
           f"{workflow_call.library_file(args.repo, workdir)}")
-    print(f"generated 640x480 photos, random {args.size} models, batch {args.batch_size}, "
+    print(f"photos ({photo_source(args)}), random {args.size} models, batch {args.batch_size}, "
           f"{device_label(pick_device(args.device))}, config changes: {' '.join(args.config) or 'none'}")
     if call:
         workflow_call.print_call(call, bare_rows, single)
@@ -439,6 +444,8 @@ def main():
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu or auto")
     parser.add_argument("--size", choices=["tiny", "full"], default="full", help="random model size")
     parser.add_argument("--images", type=int, default=256, help="generated 640x480 photos")
+    parser.add_argument("--shared", action="store_true",
+                        help="the shared photos (../shared/data/photos) before the generated ones")
     parser.add_argument("--batch-size", type=int, default=16,
                         help="execution.batch_size, which detect, caption and evaluate batch by "
                         "(16: profiles/slurm/gpu.yaml)")
@@ -466,7 +473,7 @@ def main():
         main_workflow(args)
         return
 
-    workdir = scratch_project(generated=args.images)
+    workdir = scratch_project(shared_photos() if args.shared else None, generated=args.images)
     bench = Bench(args, workdir)
     rows = run_stages(bench, args.stages or STAGES)
     print_table(args, bench, rows)

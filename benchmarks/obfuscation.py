@@ -8,8 +8,7 @@ photoprivacy.render.obfuscate with the whole image as its region (best of
 --repeat), and the reference: cv2.resize down by the block size with INTER_AREA,
 then back up with INTER_NEAREST. Prints seconds and the ratio to the reference.
 With --before, also times the original per-block loop versions (the
-_reference_* copies in tests/test_obfuscate.py) and checks that both give identical pixels (the loops take about
-half a minute each for pixelate).
+_reference_* copies in tests/test_obfuscate.py) and checks that both give identical pixels.
 """
 
 import argparse

@@ -1,6 +1,7 @@
 """Privacy against what it costs: the strength sweep, and the defaults against the original sizes, per photo.
 
     .venv/bin/python benchmarks/privacy.py [--keep] [--out FOLDER]
+    .venv/bin/python benchmarks/privacy.py --face-per-person
 
 Runs the workflow (offline profile, hand-written person boxes through the
 annotations detector, so the result does not depend on random DETR weights) on
@@ -15,6 +16,13 @@ results/metrics/:
 - per photo and scenario, at the defaults and at `strength.mode: original`.
 
 ``--out`` copies the metric tables there (the privacy-versus-utility figure too).
+
+``--face-per-person`` measures render.strength.face_per_person instead, on the
+same photos and boxes without the workflow: for every person box, CenterFace
+runs inside the box as the faces stage does, and the person's own face (the
+widest centred in its head region, render/zones.py) gives face width / the box's
+shorter side. It prints the ratio's median and spread over all persons and over
+standing ones (box at least twice as tall as wide).
 """
 
 import argparse
@@ -25,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from common import REPO, snakemake
@@ -78,15 +87,53 @@ def per_photo(images, faces, variant):
     return table.fillna({"faces": 0, "checked": 0, "reidentified": 0, "erase_reidentified": 0}).sort_index()
 
 
+def face_per_person_ratios(photos, faces_settings):
+    """(own face width / the box's shorter side, standing) per person box of the scaled photos written
+    into ``photos`` whose own face CenterFace finds inside the box."""
+    from photoprivacy.faces.detectors import CenterFaceDetector
+    from photoprivacy.images import load_rgb
+    from photoprivacy.render.zones import own_face
+
+    coco = scaled_photos_and_boxes(photos)
+    detector = CenterFaceDetector(faces_settings["threshold"], faces_settings["max_side"])
+    found = []
+    for image in coco["images"]:
+        rgb = load_rgb(photos / image["file_name"], 10**9)
+        height, width = rgb.shape[:2]
+        for annotation in (a for a in coco["annotations"] if a["image_id"] == image["id"]):
+            x, y, w, h = annotation["bbox"]
+            x0, y0 = int(x), int(y)
+            faces = [[f[0] + x0, f[1] + y0, f[2] + x0, f[3] + y0]
+                     for f, _ in detector(rgb[y0 : int(y + h), x0 : int(x + w)])]
+            face = own_face([x, y, x + w, y + h], faces, width, height)
+            if face is not None:
+                found.append(((face[2] - face[0]) / min(w, h), h >= 2 * w))
+    return found
+
+
+def print_face_per_person(faces_settings):
+    with tempfile.TemporaryDirectory(prefix="photoprivacy-faces-") as folder:
+        found = face_per_person_ratios(Path(folder), faces_settings)
+    for name, values in (("all persons", [r for r, _ in found]), ("standing", [r for r, s in found if s])):
+        p10, p25, p50, p75, p90 = np.percentile(values, [10, 25, 50, 75, 90])
+        print(f"{name}: {len(values)} faces; face width / shorter side: median {p50:.3f}, "
+              f"quartiles {p25:.3f}-{p75:.3f}, 10-90 % {p10:.3f}-{p90:.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the scratch project")
     parser.add_argument("--out", type=Path, help="copy the metric tables and the sweep figure here")
+    parser.add_argument("--face-per-person", action="store_true",
+                        help="only measure the person-box face estimate (render.strength.face_per_person)")
     args = parser.parse_args()
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    if args.face_per_person:
+        print_face_per_person(config["faces"])
+        return
     workdir = Path(tempfile.mkdtemp(prefix="photoprivacy-privacy-"))
     (workdir / "photos").mkdir()
     (workdir / "persons.json").write_text(json.dumps(scaled_photos_and_boxes(workdir / "photos")))
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["input"]["images"] = str(workdir / "photos")
     config["execution"].update(shards=2, batch_size=2)
     config["detect"].update(method="annotations", annotations=str(workdir / "persons.json"))

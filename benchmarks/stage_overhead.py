@@ -18,7 +18,7 @@ images); --no-model-batches runs them one image, or one image's faces, per call.
 
 Sections are timed by wrapping the library functions they call; a section's
 time excludes the sections called inside it, so `postprocess` is what
-remains of a model call (detector.detect, caption_with_word_maps, ...) after
+remains of a model call (detector.run, caption_pixels_with_word_maps, ...) after
 its preprocess and forward, and evaluate's per-image metrics (CenterFace,
 dlib, SSIM) count there too. Decode includes reading input JSONs. Sections
 that run in background threads overlap the main thread, so they can add up
@@ -197,14 +197,17 @@ class Bench:
 
         write = [("write", artifacts, "write_json"), ("write", artifacts, "write_npz")]
         decode = [("decode", images, "load_rgb"), ("decode", artifacts, "read_json")]
-        detector = [("postprocess", detr.DetrDetector, "detect"), ("preprocess", detr, "preprocess"),
-                    ("forward", detr.DetrDetector, "forward")]
-        captioner = [("preprocess", word_attention, "preprocess")] + [
+        # The stages prepare batches in prefetch workers (prepare), then run the model on them (run, or
+        # caption_pixels_with_word_maps); evaluation calls detect and caption_texts, which do both.
+        detector = [("postprocess", detr.DetrDetector, name) for name in ("detect", "run")] + [
+            ("preprocess", detr.DetrDetector, "prepare"), ("preprocess", detr, "preprocess"),
+            ("forward", detr.DetrDetector, "forward")]
+        captioner = [("preprocess", word_attention, name) for name in ("prepare", "preprocess")] + [
             ("forward", word_attention, name) for name in ("encode", "generate", "teacher_forced_cross_attentions")]
         generator = type(self.face_generator)
         return decode + write + {
             "detect": detector,
-            "caption": [("postprocess", word_attention, "caption_with_word_maps")] + captioner,
+            "caption": [("postprocess", word_attention, "caption_pixels_with_word_maps")] + captioner,
             "language": [("postprocess", bert_attention, "analyse_caption_bert"),
                          ("preprocess", type(self.tokenizer), "__call__"), ("forward", self.bert, "forward")],
             "scene": [("preprocess", relevance, "preprocess_scene"), ("forward", relevance, "relevance_grid"),

@@ -1,6 +1,6 @@
 """The whole workflow on N generated images with full-size random models, against bare forward passes.
 
-    .venv/bin/python benchmarks/workflow.py [--images 20] [--shards 8] [--size full]
+    .venv/bin/python benchmarks/workflow.py [--images 20] [--shared] [--shards 8] [--size full]
 
 Runs the offline profile (models built first, not timed) and prints, in one run:
 the wall time of the whole DAG (both scenarios, evaluation, figures); the sum
@@ -16,7 +16,6 @@ import argparse
 import csv
 import re
 import shutil
-import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -24,17 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from common import scratch_project, snakemake
+from common import scratch_project, shared_photos, snakemake, timed
 from PIL import Image
 
 MODEL_FAMILIES = ("detr", "captioner_blip", "scene_classifier", "face_generator")
 RULE_OF_FOLDER = {"summary": "summarize_rejected"}  # benchmark folders named otherwise than their rule
-
-
-def timed(function, *args):
-    began = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - began
 
 
 def batches(items, size):
@@ -142,12 +135,15 @@ def busy_seconds(intervals):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20, help="generated images (N)")
+    parser.add_argument("--shared", action="store_true",
+                        help="the shared photos (../shared/data/photos) before the generated ones")
     parser.add_argument("--shards", type=int, default=8, help="execution.shards")
     parser.add_argument("--size", choices=["tiny", "full"], default="full", help="random model size")
     parser.add_argument("--keep", action="store_true", help="keep the scratch project")
     args = parser.parse_args()
     torch.set_num_threads(2)  # as the rules' threads
-    workdir = scratch_project(generated=args.images, execution={"shards": args.shards},
+    workdir = scratch_project(shared_photos() if args.shared else None, generated=args.images,
+                              execution={"shards": args.shards},
                               models={"offline_size": args.size})
     snakemake(workdir, *(f"resources/models/offline/{family}-{args.size}/manifest.json" for family in MODEL_FAMILIES))
     logs = workdir / "benchmark_logs"
@@ -180,7 +176,8 @@ def main():
 
     n = len(photos)
     bare_total = sum(bare.values())
-    print(f"{n} generated images (640x480), random models ({args.size}), {args.shards} shards, "
+    source = "the shared ones, then generated 640x480" if args.shared else "generated 640x480"
+    print(f"{n} images ({source}), random models ({args.size}), {args.shards} shards, "
           f"{torch.get_num_threads()} threads, batch {config['execution']['batch_size']}")
     print(f"whole DAG: {wall:.1f} s wall, {n / wall:.3f} images/s; some job running during "
           f"{busy_seconds(whole_jobs):.0f} s")

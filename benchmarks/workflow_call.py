@@ -108,11 +108,11 @@ class Call:
         return stages
 
 
-def project(repo, images, device, size, batch_size, overrides):
-    """A scratch project of ``images`` generated 640x480 photos, with the defaults of ``repo``'s
-    config.yaml, the execution and model size given and ``overrides`` ("section.key=value",
-    the value read as YAML) applied."""
-    workdir = scratch_project(generated=images, defaults=Path(repo) / "config.yaml",
+def project(repo, images, device, size, batch_size, overrides, photos=None):
+    """A scratch project of ``photos`` (copied) and ``images`` generated 640x480 photos, with the
+    defaults of ``repo``'s config.yaml, the execution and model size given and ``overrides``
+    ("section.key=value", the value read as YAML) applied."""
+    workdir = scratch_project(photos, generated=images, defaults=Path(repo) / "config.yaml",
                               execution={"device": device, "batch_size": batch_size},
                               models={"offline_size": size})
     config = yaml.safe_load((workdir / "config.yaml").read_text())

@@ -1,7 +1,6 @@
 """Rule caption_<shards>: captions and per-word attention maps for a model job's shards of images."""
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inference reads local files only
 
@@ -11,6 +10,7 @@ from photoprivacy.caption.models import load_captioner
 from photoprivacy.caption.stage import run_caption_shard
 from photoprivacy.joblog import log_to_file
 from photoprivacy.model_jobs import ModelJob
+from photoprivacy.models.store import model_folder
 
 log = log_to_file(snakemake.log[0])
 job = ModelJob(snakemake.input, snakemake.output, dict(snakemake.params.items()), __file__)
@@ -19,7 +19,7 @@ stage = snakemake.params.stage
 
 def caption(items):
     torch.set_num_threads(snakemake.threads)
-    captioner = load_captioner(Path(snakemake.input.model).parent, stage["model"], stage["device"])
+    captioner = load_captioner(model_folder(snakemake.input.model), stage["model"], stage["device"])
     log.info("captioner %s on %s", stage["model"], captioner.device)
     return run_caption_shard(items, captioner, stage, stage["batch_size"], snakemake.params.max_image_pixels)
 

@@ -1,7 +1,6 @@
 """Rule detect_<shards>: detections and DETR attention maps for a model job's shards of images."""
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inference reads local files only
 
@@ -11,6 +10,7 @@ from photoprivacy.detection.detectors import OBJECT_DETECTORS
 from photoprivacy.detection.stage import run_detect_shard
 from photoprivacy.joblog import log_to_file
 from photoprivacy.model_jobs import ModelJob
+from photoprivacy.models.store import model_folder
 
 log = log_to_file(snakemake.log[0])
 job = ModelJob(snakemake.input, snakemake.output, dict(snakemake.params.items()), __file__)
@@ -19,8 +19,7 @@ stage = snakemake.params.stage
 
 def detect(items):
     torch.set_num_threads(snakemake.threads)
-    # The model input is a model's manifest, or the COCO file of method annotations (in params too).
-    detector = OBJECT_DETECTORS[stage["method"]](stage, Path(snakemake.input.model).parent)
+    detector = OBJECT_DETECTORS[stage["method"]](stage, model_folder(snakemake.input.model))
     log.info("detector %s (%s)", stage["method"], getattr(detector, "device", "no model"))
     return run_detect_shard(items, detector, stage, stage["batch_size"], snakemake.params.max_image_pixels)
 

@@ -19,6 +19,7 @@ from photoprivacy.evaluate.tables import ROW_COLUMNS, face_frame, write_faces
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.joblog import log_to_file
 from photoprivacy.model_jobs import ModelJob
+from photoprivacy.progress import job_progress
 from photoprivacy.shard_index import shard_items
 
 log = log_to_file(snakemake.log[0])
@@ -50,12 +51,14 @@ def load_evaluators():
 
 
 pending = job.pending()
-evaluators = load_evaluators() if pending else None
-for shard in pending:
-    items = shard_items(shard.inputs["images"], snakemake.params.files)
-    rows, faces = evaluate_shard(items, stage, evaluators, stage["batch_size"], stage["max_image_pixels"])
-    write_bytes_atomic(shard.outputs["table"],
-                       pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False).encode())
-    write_faces(face_frame(faces), shard.outputs["faces"])
-    log.info("shard %s: %d images, %d faces", shard.name, len(rows), len(faces))
+items_of = {shard.name: shard_items(shard.inputs["images"], snakemake.params.files) for shard in pending}
+with job_progress(sum(len(items) for items in items_of.values())):
+    evaluators = load_evaluators() if pending else None
+    for shard in pending:
+        items = items_of[shard.name]
+        rows, faces = evaluate_shard(items, stage, evaluators, stage["batch_size"], stage["max_image_pixels"])
+        write_bytes_atomic(shard.outputs["table"],
+                           pd.DataFrame(rows, columns=list(ROW_COLUMNS)).to_csv(index=False).encode())
+        write_faces(face_frame(faces), shard.outputs["faces"])
+        log.info("shard %s: %d images, %d faces", shard.name, len(rows), len(faces))
 job.finish(pending)

@@ -4,7 +4,6 @@ import collections
 import functools
 import itertools
 import os
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # generation reads local files only
 
@@ -12,6 +11,7 @@ from photoprivacy.faces.generators import FACE_GENERATORS
 from photoprivacy.faces.stage import run_fakes_shard
 from photoprivacy.joblog import log_to_file
 from photoprivacy.model_jobs import ModelJob
+from photoprivacy.models.store import model_folder
 
 log = log_to_file(snakemake.log[0])
 # One job per shard with donors or no generator; with the diffusion model, one per model job's shards.
@@ -26,8 +26,7 @@ def load_generator():
     import torch
 
     torch.set_num_threads(snakemake.threads)
-    model_dir = Path(snakemake.input.model[0]).parent if snakemake.input.model else None  # diffusion only
-    return FACE_GENERATORS[stage["generator"]](stage, model_dir)
+    return FACE_GENERATORS[stage["generator"]](stage, model_folder(snakemake.input.model))
 
 
 def generate(items):

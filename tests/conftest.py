@@ -147,3 +147,9 @@ def schema_validator(name):
     from photoprivacy.artifacts import schema_validator as validator
 
     return validator(SCHEMAS, name)
+
+
+def pytest_collection_modifyitems(items):
+    """Modules that run Snakemake end to end (marker ``workflow``) first: with two workers (make
+    test) the quick modules then fill in around them, so both workers finish at about the same time."""
+    items.sort(key=lambda item: item.get_closest_marker("workflow") is None)

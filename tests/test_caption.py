@@ -9,19 +9,20 @@ from test_detect_stage import output_bytes, small_photo_items
 
 from photoprivacy.artifacts import provenance, write_json, write_npz
 from photoprivacy.caption.models import (
-    build_random_captioner,
     load_captioner,
     patch_grid,
 )
 from photoprivacy.caption.stage import caption_record, run_caption_shard
 from photoprivacy.caption.word_attention import (
-    caption_with_word_maps,
+    caption_pixels_with_word_maps,
     group_words,
+    prepare,
     preprocess,
 )
 from photoprivacy.errors import ModelNotAvailable
 from photoprivacy.images import decode_batch
-from photoprivacy.models.families import family
+from photoprivacy.models.families import MODEL_FAMILIES
+from photoprivacy.models.offline.captioners import build_random_captioner
 from photoprivacy.models.store import write_manifest
 from photoprivacy.pipeline import batches
 from photoprivacy.stages import STAGE_VERSIONS
@@ -33,6 +34,12 @@ KINDS = ("vit_gpt2", "blip")
 SEEDS = {"vit_gpt2": 2, "blip": 0}
 MAX_NEW_TOKENS = 8
 IMAGES = [gradient_image(120, 160, seed=0), gradient_image(90, 70, seed=1)]
+
+
+def caption_with_word_maps(captioner, images, max_new_tokens, num_beams, layers, heads="mean"):
+    """Per uint8 RGB image a ``CaptionWords``: what the caption stage computes for a batch."""
+    return caption_pixels_with_word_maps(captioner, prepare(captioner, images), max_new_tokens, num_beams, layers,
+                                         heads)
 
 
 def build_tiny(model_dir, kind, **options):
@@ -257,7 +264,7 @@ def test_folder_loads_offline_with_eager_attention(kind, model_dirs, monkeypatch
     assert captioner.model.config._attn_implementation == "eager"
     assert captioner.decoder_config._attn_implementation == "eager"
     assert captioner.encoder_config._attn_implementation == "eager"
-    assert all((model_dirs[kind] / name).is_file() for name in family(f"captioner_{kind}")["required_files"])
+    assert all((model_dirs[kind] / name).is_file() for name in MODEL_FAMILIES[f"captioner_{kind}"].required_files)
     assert captioner.model_info == {"source": "offline", "id": f"random-{kind}-tiny", "revision": f"seed-{SEEDS[kind]}"}
 
 

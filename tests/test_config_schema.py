@@ -8,7 +8,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from photoprivacy.models.families import FAMILIES
+from photoprivacy.models.families import MODEL_FAMILIES
 from photoprivacy.sweeps import merge, variant_configs
 
 from conftest import REPO, SCHEMAS, TEST_CONFIG, schema_validator
@@ -123,7 +123,7 @@ def test_config_yaml_validates_as_the_workflow_validates_it():
 
 
 def test_config_yaml_and_schema_have_the_same_keys(keys):
-    assert maps_of(keys) == {"sweep.variants"} | {f"models.{family}.sha256" for family in FAMILIES}
+    assert maps_of(keys) == {"sweep.variants"} | {f"models.{family}.sha256" for family in MODEL_FAMILIES.names}
     assert {path for path, (_, is_required) in keys.items() if not is_required} == set()
     assert config_keys(base_config(), maps_of(keys)) == set(keys)
 

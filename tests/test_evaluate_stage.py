@@ -392,7 +392,7 @@ def direct_writes(path):
 def test_scripts_and_library_write_files_only_through_the_atomic_writer():
     repo = REPO
     # Model builders write through from_pretrained's own save_pretrained (a folder, then the manifest).
-    allowed = {"src/photoprivacy/caption/models.py", "src/photoprivacy/language/bert_attention.py"}
+    allowed = {"src/photoprivacy/models/offline/vocab.py"}  # the random models' tokenizer files
     found = [hit for path in sorted([*(repo / "scripts").glob("*.py"), *(repo / "src").rglob("*.py")])
              if path.relative_to(repo).as_posix() not in allowed for hit in direct_writes(path)]
     assert found == []

@@ -11,10 +11,10 @@ from photoprivacy.language.bert_attention import (
     analyse_caption_bert,
     caption_words,
     load_bert,
-    random_bert_config,
     words_from_attention,
 )
-from photoprivacy.models.families import build_random, family
+from photoprivacy.models.families import MODEL_FAMILIES, build_random
+from photoprivacy.models.offline.bert import random_bert_config
 
 # The original's rule, which the hand-made cases below assume (config.yaml's language.bert is the same).
 RULE = {"index_base": 1, "threshold": 0.1}
@@ -231,7 +231,7 @@ CAPTION = "A man surfing on the beach, riding a horse."
 
 
 def test_tiny_folder_has_the_required_files_and_splits_words(tiny_bert, tiny_model):
-    assert all((tiny_bert / name).is_file() for name in family("bert")["required_files"])
+    assert all((tiny_bert / name).is_file() for name in MODEL_FAMILIES["bert"].required_files)
     model, tokenizer = tiny_model
     assert model.config.num_hidden_layers == 8 and model.config.num_attention_heads == 5
     assert tokenizer(["surfing"], is_split_into_words=True).tokens() == ["[CLS]", "surf", "##ing", "[SEP]"]

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from photoprivacy.models.offline.scene import build_random_vit
 from photoprivacy.scene.lrp import (
     add_relevance,
     check_supported,
@@ -21,7 +22,6 @@ from photoprivacy.scene.lrp import (
 )
 from photoprivacy.scene.relevance import (
     ORIGINAL_PREPROCESSING,
-    build_random_vit,
     preprocess_scene,
     relevance_grids,
     rollout,

@@ -18,7 +18,7 @@ from photoprivacy.models import store
 from photoprivacy.models.families import build_random, fetch_pretrained
 from photoprivacy.models.store import VERIFY_ENV, verify_manifest, write_manifest
 
-from conftest import REPO, default_config, gradient_image, model_job, planned_jobs, run_snakemake, save_image
+from conftest import default_config, gradient_image, model_job, planned_jobs, run_snakemake, save_image
 
 
 @pytest.fixture(autouse=True)
@@ -252,14 +252,3 @@ def test_make_run_without_network_fails_within_seconds_and_says_what_to_do(tmp_p
         assert f"https://huggingface.co/{spec['id']}/tree/{spec['revision']}" in output
     assert "try the workflow with `make offline`" in output
     assert "Retrying" not in output
-
-
-def test_every_family_has_a_restore_rule_in_both_kinds():
-    from photoprivacy.models.families import FAMILIES
-
-    text = (REPO / "workflow" / "rules" / "models.smk").read_text()
-    for family in FAMILIES:
-        for base in ("build_offline_model", "fetch_model"):
-            assert f"use rule {base} as restore_model_{family} with:" in text
-            assert f"ruleorder: restore_model_{family} > {base}\n" in text
-        assert text.count(f'restore_outputs("{family}")') == text.count(f'restore_family("{family}")') == 2

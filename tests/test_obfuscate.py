@@ -100,7 +100,7 @@ def test_region_method_strength_reads_only_its_keys():
     assert REGION_METHODS["pixelate"]().strength(30.0, {"block_size": 9}, relative) == 9
     assert REGION_METHODS["blur"]().strength(120.0, {"blur_sigma": 15.0}, relative) == 20.0
     assert REGION_METHODS["blur"]().strength(120.0, {"blur_sigma": 15.0}, {"mode": "original"}) == 15.0
-    assert [REGION_METHODS[name].keys for name in REGION_METHODS.names] == [
+    assert [REGION_METHODS.entry(name).keys for name in REGION_METHODS.names] == [
         ("block_size",), ("block_size",), ("blur_sigma",)]
 
 
@@ -352,15 +352,20 @@ def test_wide_blur_runs_shrunk_and_stays_close_to_the_full_resolution_blur():
                                   _reference_gaussian_blur(image, region, 19.0))
 
 
-def test_chosen_method_settings_drop_only_what_other_methods_read():
-    from photoprivacy.render.methods import MASK_METHODS, chosen_method_settings
+def test_method_settings_drop_only_what_other_methods_read():
+    from photoprivacy.render.methods import MASK_METHODS
 
     scenario1 = {"method": "random_mosaic", "components": ["persons"], "mosaic_half_sizes": [2, 7], "block_size": 9,
                  "blur_kernel": 45, "blur_sigma": 15.0, "noise_sigma": 25.0, "clean_kernel": 5}
-    assert chosen_method_settings(MASK_METHODS, scenario1) == {
-        "method": "random_mosaic", "components": ["persons"], "mosaic_half_sizes": [2, 7], "clean_kernel": 5}
-    assert set(chosen_method_settings(MASK_METHODS, {**scenario1, "method": "blur"})) == {
-        "method", "components", "blur_kernel", "blur_sigma", "clean_kernel"}
     minor = {"method": "pixelate", "block_size": 9, "blur_sigma": 15.0}
-    assert chosen_method_settings(REGION_METHODS, minor) == {"method": "pixelate", "block_size": 9}
-    assert chosen_method_settings(REGION_METHODS, {**minor, "method": "blur"}) == {"method": "blur", "blur_sigma": 15.0}
+
+    def config(scenario1, minor):
+        return {"render": {"scenario1": scenario1, "minor": minor}}
+
+    assert MASK_METHODS.settings(config(scenario1, minor)) == {
+        "method": "random_mosaic", "components": ["persons"], "mosaic_half_sizes": [2, 7], "clean_kernel": 5}
+    assert set(MASK_METHODS.settings(config({**scenario1, "method": "blur"}, minor))) == {
+        "method", "components", "blur_kernel", "blur_sigma", "clean_kernel"}
+    assert REGION_METHODS.settings(config(scenario1, minor)) == {"method": "pixelate", "block_size": 9}
+    assert REGION_METHODS.settings(config(scenario1, {**minor, "method": "blur"})) == {
+        "method": "blur", "blur_sigma": 15.0}

@@ -4,7 +4,7 @@ One small project (three photos shrunk to 160 px, two shards) runs the whole wor
 offline profile (tiny random models). Then, for each config change of the table, Snakemake, asked
 without running anything (`--summary`), must find changed params in exactly the expected stages and
 plan to rerun those stages and what follows them, nothing else. The expected sets say what each stage's
-script reads (scripts read only snakemake.input, output, params, log and threads; common.smk builds
+script reads (scripts read only snakemake.input, output, params, log and threads; stage_params builds
 the params): a config key a script depends on but its params lack shows up as a stage missing from
 its set, a key in params that the stage does not use as an extra one.
 """

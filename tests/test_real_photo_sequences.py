@@ -10,7 +10,7 @@ import pytest
 
 from photoprivacy.caption.models import CAPTIONERS, load_captioner
 from photoprivacy.caption.stage import run_caption_shard
-from photoprivacy.caption.word_attention import caption_with_word_maps
+from photoprivacy.caption.word_attention import caption_pixels_with_word_maps, prepare
 from photoprivacy.detection.detectors import OBJECT_DETECTORS
 from photoprivacy.detection.stage import run_detect_shard
 from photoprivacy.images import load_rgb
@@ -33,8 +33,9 @@ def test_one_captioner_over_real_photos_captions_as_a_fresh_one(kind, offline_mo
     assert (stats["images"], stats["rejected"]) == (len(photo_variants), 0)
     for item in items:
         fresh = load_captioner(model_dir, kind, "cpu")
-        (expected,) = caption_with_word_maps(fresh, [load_rgb(item["path"], MAX_PIXELS)], params["max_new_tokens"],
-                                             params["num_beams"], params["layers"])
+        pixel_values = prepare(fresh, [load_rgb(item["path"], MAX_PIXELS)])
+        (expected,) = caption_pixels_with_word_maps(fresh, pixel_values, params["max_new_tokens"], params["num_beams"],
+                                                    params["layers"])
         record = json.loads(Path(item["json"]).read_text())
         assert (record["caption"], record["words"], record["token_to_word"]) == (
             expected.caption, expected.words, expected.token_to_word)

@@ -11,11 +11,14 @@ from test_detect_stage import make_items
 
 from photoprivacy.errors import ConfigError
 from photoprivacy.images import load_rgb
-from photoprivacy.models.store import write_manifest
-from photoprivacy.scene.classifier import (
+from photoprivacy.models.offline.scene import (
     TINY_SCENE_LABELS,
     TINY_VIT_ARGS,
     build_random_scene_classifier,
+    build_random_vit,
+)
+from photoprivacy.models.store import write_manifest
+from photoprivacy.scene.classifier import (
     classify,
     create_classifier,
     load_scene_classifier,
@@ -117,8 +120,6 @@ def test_round_trip_gives_identical_logits_and_labels(tiny_classifier_dir, tmp_p
 
 
 def test_random_builder_matches_build_random_vit(tiny_classifier_dir, pixel_values):
-    from photoprivacy.scene.relevance import build_random_vit
-
     built = build_random_vit("tiny", num_classes=len(TINY_SCENE_LABELS), seed=0)
     loaded, _labels = load_scene_classifier(tiny_classifier_dir)
     assert torch.equal(logits_of(built, pixel_values), logits_of(loaded, pixel_values))

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from photoprivacy.models.offline.scene import build_random_vit
 from photoprivacy.scene.relevance import (
     INTERPOLATIONS,
     ORIGINAL_PREPROCESSING,
     ScenePreprocessing,
-    build_random_vit,
     patch_grid,
     preprocess_scene,
     relevance_grid,

@@ -41,14 +41,15 @@ RULE_LINE = re.compile(r"^(local)?(?:rule|checkpoint) (\w+):$", re.MULTILINE)
 
 
 def write_project(workdir, photos, partitions=None):
-    """A project as tests/test_workflow.py makes one (4 shards, batch 2, 5 DDIM steps),
+    """A project as tests/test_workflow.py makes one (batch 2, 5 DDIM steps), in 2 shards (one model
+    job over both, one job per shard for the other stages: each SLURM job costs seconds of polling),
     with small memory requests so that jobs fit on a CI machine."""
     (workdir / "photos").mkdir(parents=True)
     for photo in photos:
         shutil.copy(photo, workdir / "photos" / photo.name)
     config = default_config()
     config["input"]["images"] = "photos"
-    config["execution"].update(shards=4, batch_size=2)
+    config["execution"].update(shards=2, batch_size=2)
     config["fakes"]["steps"] = 5
     for stage, resources in config["resources"].items():
         resources.update(mem_mb=1000, runtime=30)

@@ -420,7 +420,7 @@ def test_an_existing_artifact_asked_for_by_name_is_checked_like_its_shard(projec
     [
         ({"detect": {"threshold": "high"}}, r"'high' is not of type 'number'[\s\S]*\['detect'\]\['threshold'\]"),
         ({"detect": {"method": "yolo"}},
-         r"'yolo' is not one of \['detr', 'annotations'\][\s\S]*\['detect'\]\['method'\]"),
+         r"unknown object detector 'yolo' \(config key detect.method: one of detr, annotations\)"),
         ({"detect": {"treshold": 0.5}}, r"'treshold' was unexpected"),
         ({"input": {"images": "no/such/folder"}}, r"config key input.images: folder 'no/such/folder' does not exist"),
         ({"detect": {"method": "annotations"}}, r"config key detect.annotations: required"),
@@ -542,7 +542,8 @@ def test_sweep_table_declares_variants(project):
         ({"x": {"detect": {"threshold": 0.5}}}, r"config key sweep.variants.x.detect: a variant may only change"),
         ({"x": {"render": {"minr": {}}}}, r"config key sweep.variants.x.render.minr: not a setting"),
         ({"x": {"render": {"minor": {"method": "smudge"}}}},
-         r"config key sweep.variants.x: [\s\S]*'smudge' is not one of"),
+         r"unknown person obfuscation method 'smudge' \(config key sweep.variants.x.render.minor.method: one of "
+         r"mosaic, pixelate, blur\)"),
         ({"default": {"persons": {"rule": "notebook"}}}, r"config key sweep.variants.default: 'default' is the base"),
         ({"x": {"fakes": {"generator": "donor"}}}, r"config key sweep.variants.x.fakes.donor_folder: required"),
     ],

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .artifacts import package_versions, write_bytes_atomic
+from .progress import job_progress
 from .shard_index import files_digest, index_rows, shard_items, shard_of_file, write_shard_index
 
 RECORD_VERSION = 1
@@ -94,10 +95,12 @@ class ModelJob:
         the items of every pending shard (``shard_index.shard_items`` of its ``images`` index
         and ``files``), then each pending shard's index (``index_columns``: the keys of
         ``files`` it lists) and reuse record. Returns what ``process`` returned, or None when
-        every shard was reused (``process``, which loads the model, is then never called)."""
+        every shard was reused (``process``, which loads the model, is then never called).
+        The job's progress (``progress.job_progress``) counts the pending shards' images."""
         pending = self.pending()
         items = {shard.name: shard_items(shard.inputs["images"], files) for shard in pending}
-        result = process([item for listed in items.values() for item in listed]) if pending else None
+        with job_progress(sum(len(listed) for listed in items.values())):
+            result = process([item for listed in items.values() for item in listed]) if pending else None
         for shard in pending:
             write_shard_index(shard.outputs["index"], items[shard.name], index_columns)
         self.finish(pending)

@@ -27,6 +27,8 @@ import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from .progress import progress_of
+
 # Batches prepared ahead of the model, at least: with one held by the caller,
 # at most ahead + 1 batches of decoded images are in memory.
 PREFETCH_AHEAD = 2
@@ -53,12 +55,15 @@ def decoded_batches(items, batch_size, decode, counts):
     """Yield ``(decoded, rejected)`` for each batch of ``items``, decoded ahead by
     ``decode`` (a batch -> (decoded, rejected) function, e.g. ``images.decode_batch``).
     Each rejected item is logged and counted in ``counts["rejected"]``; the caller
-    writes its records."""
-    for _, (decoded, rejected) in prefetched(batches(items, batch_size), decode):
-        for item, reason in rejected:
-            log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
-            counts["rejected"] += 1
-        yield decoded, rejected
+    writes its records. A batch's images count as done for the job's progress when the
+    caller asks for the next batch."""
+    with progress_of(items) as progress:
+        for batch, (decoded, rejected) in prefetched(batches(items, batch_size), decode):
+            for item, reason in rejected:
+                log.warning("rejected %s (%s): %s", item["id"], item["path"], reason)
+                counts["rejected"] += 1
+            yield decoded, rejected
+            progress.tick(len(batch))
 
 
 def prepared_batches(items, batch_size, decode, prepare, counts):

@@ -5,7 +5,7 @@ The workflow puts these in each rule's ``params``, so Snakemake reruns a stage
 """
 
 STAGE_VERSIONS = {
-    "offline_model": 2,  # the random builders in models/families.py
+    "offline_model": 2,  # the random builders of models/offline (bump when their bytes change)
     "detect": 2,
     "persons": 2,  # 2: notebook ties at the cut-off go to the later detection
     "faces": 3,  # 3: faces of minor persons too (they size the obfuscation)

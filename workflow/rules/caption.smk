@@ -6,6 +6,7 @@ CAPTION_OUTPUTS = {
     "npz": "results/caption/{image_id}.npz",
 }
 
+
 for job, shards in MODEL_JOBS.items():
 
     checkpoint:
@@ -13,7 +14,7 @@ for job, shards in MODEL_JOBS.items():
             rule_name("caption", job)
         input:
             images=[shard_index("images", shard) for shard in shards],
-            model=model_manifest(captioner_family()),
+            model=plugin_model(CAPTIONERS),
         output:
             **job_outputs(functools.partial(shard_index, "caption"), shards, CAPTION_OUTPUTS),
         log:
@@ -21,15 +22,12 @@ for job, shards in MODEL_JOBS.items():
         benchmark:
             f"results/benchmarks/caption/{job}.tsv"
         params:
-            stage=caption_params(),
+            stage=stage_params.caption(config),
             files=CAPTION_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
         threads: job_threads("caption")
         resources:
-            mem_mb=job_resources("caption")["mem_mb"],
-            runtime=job_resources("caption")["runtime"],
-            gpu=job_resources("caption")["gpu"],
-            **partition_resource("caption"),
+            **job_resources("caption", on_device(CAPTIONERS)),
         conda:
             "../../envs/models.yaml"
         script:

@@ -1,5 +1,7 @@
-# Shared vocabulary of the workflow: config validation, the image table,
-# shards, model locations and stage parameters. Helpers only, no rules.
+# Shared vocabulary of the workflow: config validation, the image and shard
+# tables, shard indexes, model jobs, model folders and sweep variants. Helpers
+# only, no rules. Each stage's output patterns sit in its own .smk file, what
+# its params hold in photoprivacy.stage_params, the target lists in targets.smk.
 import functools
 import os
 import re
@@ -9,29 +11,45 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from photoprivacy import samples, sweeps
+from photoprivacy import samples, stage_params, sweeps
+from photoprivacy.caption.captioners import CAPTIONERS
+from photoprivacy.detection.detectors import OBJECT_DETECTORS
 from photoprivacy.errors import ConfigError, ModelNotAvailable
-from photoprivacy.language import spacy_model
+from photoprivacy.faces.detectors import FACE_DETECTORS
+from photoprivacy.faces.generators import FACE_GENERATORS
+from photoprivacy.language.methods import LANGUAGE_METHODS
+from photoprivacy.models.families import MODEL_FAMILIES
 from photoprivacy.models.store import MANIFEST, VERIFY_ENV, listed_files
-from photoprivacy.render.methods import MASK_METHODS, REGION_METHODS, chosen_method_settings
-from photoprivacy.render.scenario2 import face_settings
+from photoprivacy.render.methods import MASK_METHODS, REGION_METHODS
+from photoprivacy.scene.methods import RELEVANCE_METHODS
 from photoprivacy.stages import STAGE_VERSIONS
 
 
+# ---------------------------------------------------------------- config
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 validate(config, CONFIG_SCHEMA)
 
 
-def check_config(cfg, where=""):
-    """Rules between keys that the schema cannot say; ``where`` names a sweep variant."""
-    if cfg["detect"]["method"] == "annotations" and not cfg["detect"]["annotations"]:
-        raise WorkflowError("config key detect.annotations: required when detect.method is 'annotations'")
+# The plug-ins a config chooses, by the registry of each choice; sweep variants may choose
+# their own of the last four.
+RUN_CHOICES = (OBJECT_DETECTORS, CAPTIONERS, LANGUAGE_METHODS, RELEVANCE_METHODS)
+VARIANT_CHOICES = (FACE_DETECTORS, FACE_GENERATORS, MASK_METHODS, REGION_METHODS)
+
+
+def check_config(cfg, where="", registries=RUN_CHOICES + VARIANT_CHOICES):
+    """Rules between keys that the schema cannot say; ``where`` names a sweep variant. A choice
+    must be a registered name, with the keys it requires set (photoprivacy.registry), and
+    spaCy's model must be found (language.spacy_model)."""
+    for registry in registries:
+        try:
+            registry.chosen(cfg, where)
+            registry.settings(cfg)
+        except (ValueError, ModelNotAvailable) as error:
+            raise WorkflowError(str(error)) from None
     if cfg["scene"]["train_images"] and not Path(cfg["scene"]["train_images"]).is_dir():
         raise WorkflowError(
             f"config key scene.train_images: folder '{cfg['scene']['train_images']}' does not exist"
         )
-    if cfg["fakes"]["generator"] == "donor" and not cfg["fakes"]["donor_folder"]:
-        raise WorkflowError(f"config key {where}fakes.donor_folder: required when fakes.generator is 'donor'")
 
 
 check_config(config)
@@ -46,8 +64,10 @@ for _name, _cfg in VARIANTS.items():
             validate(_cfg, CONFIG_SCHEMA)
         except WorkflowError as error:
             raise WorkflowError(f"config key sweep.variants.{_name}: {error}") from None
-        check_config(_cfg, f"sweep.variants.{_name}.")
+        check_config(_cfg, f"sweep.variants.{_name}.", VARIANT_CHOICES)
 
+
+# ---------------------------------------------------------------- images and shards
 try:
     IMAGES = samples.collect_images(config["input"])
 except ConfigError as error:
@@ -151,6 +171,8 @@ def shard_job_outputs(index, shard, patterns):
     return outputs
 
 
+# ---------------------------------------------------------------- model jobs
+# A model stage's job covers a run of shards (MODEL_JOBS) and writes each shard's index.
 MODEL_JOB_OF = {shard: job for job, shards in MODEL_JOBS.items() for shard in shards}
 
 
@@ -211,6 +233,24 @@ def job_threads(stage):
     return config["resources"][stage]["threads"]
 
 
+def job_resources(stage, on_device=True):
+    """Resources of a model stage's jobs (resources.<stage>), to unpack into the rule's: a GPU
+    and the stage's SLURM partition only ``on_device`` (a plug-in that runs on the device this
+    time), else the profile's default partition. A resource may not be None, hence no key
+    rather than a null partition. Resources are no params: changing them reruns nothing."""
+    settings = config["resources"][stage]
+    resources = {"mem_mb": settings["mem_mb"], "runtime": settings["runtime"], "gpu": settings["gpu"] if on_device else 0}
+    if settings.get("slurm_partition") and on_device:
+        resources["slurm_partition"] = settings["slurm_partition"]
+    return resources
+
+
+# ---------------------------------------------------------------- model folders
+# A stage's model input is its model folder's manifest (model_manifest); the folders
+# are made by rules/models.smk. What a stage's params hold of its model and plug-in:
+# photoprivacy.stage_params.
+
+
 def model_dir(family):
     if config["offline"]:
         return f"{MODELS_DIR}/offline/{family}-{config['models']['offline_size']}"
@@ -256,308 +296,60 @@ def model_manifest(family):
     return ancient(path)
 
 
-def restore_outputs(family):
-    """Outputs of the family's restore_model_<family> rule (rules/models.smk), the manifest and
-    the files it lists that are missing from the family's folder."""
-    folder = f"{MODELS_DIR}/offline/{{family}}-{{size}}" if config["offline"] else f"{MODELS_DIR}/hub/{{family}}"
+MODEL_FOLDER = f"{MODELS_DIR}/offline/{{family}}-{{size}}" if config["offline"] else f"{MODELS_DIR}/hub/{{family}}"
+# Families whose folder lacks a file its manifest lists: their restore_model_<family> rule makes it again.
+RESTORED_FAMILIES = [family for family in MODEL_FAMILIES.names if missing_model_files(model_dir(family))]
+
+
+def model_folder_outputs(family=None):
+    """Outputs of the rule making every model folder (``family`` None), or of the family's
+    restore_model_<family> rule, in rules/models.smk. Those are the manifest and then the
+    files it lists that are missing from the family's folder."""
+    manifest = f"{MODEL_FOLDER}/{MANIFEST}"
+    if family is None:
+        return {"manifest": manifest}
     missing = missing_model_files(model_dir(family))
-    return {"manifest": update(f"{folder}/{MANIFEST}"), "restored": [f"{folder}/{name}" for name in missing]}
-
-
-def restore_family(family):
-    """Wildcard constraint of the family's restore_model_<family> rule, the family while a file
-    of its folder is missing, else a pattern that matches nothing."""
-    return re.escape(family) if missing_model_files(model_dir(family)) else "(?!)"
-
-
-def model_params(family):
-    """The model's identity, part of every stage's params that uses it."""
-    if config["offline"]:
-        return {
-            "source": "offline",
-            "family": family,
-            "size": config["models"]["offline_size"],
-            "seed": config["models"]["offline_seed"],
-        }
-    spec = config["models"][family]
-    return {"source": "hub", "id": spec["id"], "revision": spec["revision"]}
-
-
-def job_resources(stage):
-    return config["resources"][stage]
-
-
-def partition_resource(stage, applies=True):
-    """``slurm_partition`` of a stage's jobs, to unpack into its resources: the partition
-    of resources.<stage>.slurm_partition, or nothing when that is null or ``applies`` is
-    false (a stage that needs no GPU this time), so the job gets the profile's default
-    partition. A resource may not be None, hence no key rather than a null one.
-    Resources are no params: changing a partition reruns nothing."""
-    partition = job_resources(stage).get("slurm_partition")
-    return {"slurm_partition": partition} if partition and applies else {}
-
-
-# A job's params hold every config value its script reads: Snakemake reruns a job whose
-# params changed. That includes the execution keys where a model runs: the device and the
-# batch size change its numbers (float rounding, padding to the batch's largest image).
-
-
-def model_execution(cfg):
-    """The execution keys of a stage that runs a model on the device, in batches."""
-    return {"device": cfg["execution"]["device"], "batch_size": cfg["execution"]["batch_size"]}
-
-
-def detect_params():
-    """Everything that changes detection output; a change reruns detection and what follows."""
-    settings = config["detect"]
-    # Annotations are read in batches too (the batch size changes nothing they give).
-    params = {"version": STAGE_VERSIONS["detect"], "method": settings["method"],
-              "batch_size": config["execution"]["batch_size"]}
-    if settings["method"] == "annotations":
-        params["annotations"] = settings["annotations"]
-    else:
-        params.update(
-            model=model_params("detr"),
-            threshold=settings["threshold"],
-            short_side=settings["short_side"],
-            max_side=settings["max_side"],
-            half_precision=config["execution"]["half_precision"],
-            **model_execution(config),
-        )
-    return params
-
-
-def persons_params(cfg):
-    return {"version": STAGE_VERSIONS["persons"], **cfg["persons"]}
-
-
-def faces_params(cfg):
-    settings = cfg["faces"]
-    params = {"version": STAGE_VERSIONS["faces"], "detector": settings["detector"], "max_side": settings["max_side"]}
-    if settings["detector"] == "centerface":
-        params["threshold"] = settings["threshold"]
-    else:
-        params["haar_growth"] = settings["haar_growth"]
-    return params
-
-
-def fakes_params(cfg):
-    settings = cfg["fakes"]
-    params = {"version": STAGE_VERSIONS["fakes"], "generator": settings["generator"], "seed": cfg["seed"]}
-    if settings["generator"] == "diffusion":
-        # faces share UNet calls in batches, whose rounding differs by a level at most
-        params.update(model=model_params("face_generator"), steps=settings["steps"], **model_execution(cfg),
-                      half_precision=cfg["execution"]["half_precision"])  # float16 UNet on CUDA
-    elif settings["generator"] == "donor":
-        params.update(donor_folder=settings["donor_folder"], max_image_pixels=cfg["execution"]["max_image_pixels"])
-    return params
-
-
-def fakes_model_input(cfg):
-    if cfg["fakes"]["generator"] == "diffusion":
-        return [model_manifest("face_generator")]
-    return []
-
-
-def render_scenario2_params(cfg):
-    # Only the keys scenario 2 reads with the chosen minor method and face generator.
-    generator = cfg["fakes"]["generator"]
-    return {
-        "version": STAGE_VERSIONS["render_scenario2"],
-        "variant": cfg["variant"],
-        "seed": cfg["seed"],
-        "generator": generator,
-        "max_image_pixels": cfg["execution"]["max_image_pixels"],
-        "strength": cfg["render"]["strength"],
-        "minor": chosen_method_settings(REGION_METHODS, cfg["render"]["minor"]),
-        "face": face_settings(cfg["render"]["face"], generator),
-    }
-
-
-def detect_model_input():
-    if config["detect"]["method"] == "annotations":
-        return config["detect"]["annotations"]
-    return model_manifest("detr")
-
-
-def captioner_family():
-    return f"captioner_{config['caption']['model']}"
-
-
-def caption_params():
-    # `model` is the captioner kind (blip, vit_gpt2); `weights` its id and revision.
-    return {"version": STAGE_VERSIONS["caption"], **config["caption"], "weights": model_params(captioner_family()),
-            **model_execution(config)}
-
-
-def language_params():
-    settings = config["language"]
-    params = {"version": STAGE_VERSIONS["language"], "method": settings["method"]}
-    if settings["method"] == "dependency":
-        # The model `auto` resolves to, with its version: installing another one reruns the stage.
-        try:
-            params["spacy_model"] = spacy_model.resolve_model(settings["spacy_model"])
-        except ModelNotAvailable as error:
-            raise WorkflowError(str(error)) from None
-    else:
-        params.update(model=model_params("bert"), **settings["bert"], device=config["execution"]["device"])
-    return params
-
-
-def language_model_input():
-    if config["language"]["method"] == "bert_attention":
-        return [model_manifest("bert")]
-    return []
-
-
-def relations_params():
-    return {"version": STAGE_VERSIONS["relations"], **config["relations"]}
-
-
-def train_scene_params():
-    settings = config["scene"]
-    return {
-        "base": model_params("scene_classifier"),
-        "steps": settings["train_steps"],
-        "batch_size": settings["train_batch_size"],
-        "learning_rate": settings["train_learning_rate"],
-        "seed": config["seed"],
-        "preprocessing": settings["preprocessing"],
-        "device": config["execution"]["device"],
-    }
-
-
-def scene_model_input():
-    """The fine-tuned classifier when scene.train_images is set, else the pretrained one."""
-    if config["scene"]["train_images"]:
-        return TRAINED_SCENE_MANIFEST
-    return model_manifest("scene_classifier")
-
-
-def scene_params():
-    # A batch shares one backward pass: maps agree with one-image passes to about 1e-6.
-    params = {"version": STAGE_VERSIONS["scene"], **model_execution(config),
-              **{key: config["scene"][key] for key in ("top_k", "relevance", "preprocessing")}}
-    if config["scene"]["train_images"]:
-        params["trained"] = {"images": config["scene"]["train_images"], **train_scene_params()}
-    else:
-        params["model"] = model_params("scene_classifier")
-    return params
-
-
-def masks_params(cfg):
-    return {"version": STAGE_VERSIONS["masks"], **cfg["masks"]}
-
-
-def render_scenario1_params(cfg):
-    return {
-        "version": STAGE_VERSIONS["render_scenario1"],
-        "variant": cfg["variant"],
-        "seed": cfg["seed"],
-        "max_image_pixels": cfg["execution"]["max_image_pixels"],
-        "strength": cfg["render"]["strength"],
-        **chosen_method_settings(MASK_METHODS, cfg["render"]["scenario1"]),
-    }
-
-
-def evaluate_params(cfg, scenario):
-    """What a variant's metrics depend on besides its protected photos."""
-    settings = config["evaluate"]
-    params = {"version": STAGE_VERSIONS["evaluate"], "variant": cfg["variant"], "scenario": scenario,
-              "evaluate": settings, "batch_size": config["execution"]["batch_size"],
-              "max_image_pixels": config["execution"]["max_image_pixels"]}
-    if scenario == "scenario1":  # the protected region is the cleaned union of these components
-        params["render"] = {key: cfg["render"]["scenario1"][key] for key in ("components", "clean_kernel")}
-    if settings["redetect_persons"] and config["detect"]["method"] == "detr":
-        params["detector"] = {key: value for key, value in detect_params().items() if key != "batch_size"}
-    if settings["recaption"]:
-        caption = config["caption"]
-        params["captioner"] = {"model": caption["model"], "weights": model_params(captioner_family()),
-                               "max_new_tokens": caption["max_new_tokens"], "num_beams": caption["num_beams"],
-                               "device": config["execution"]["device"]}
-    return params
-
-
-def evaluate_model_inputs():
-    inputs = {}
-    if config["evaluate"]["redetect_persons"] and config["detect"]["method"] == "detr":
-        inputs["detector"] = model_manifest("detr")
-    if config["evaluate"]["recaption"]:
-        inputs["captioner"] = model_manifest(captioner_family())
-    return inputs
-
-
-def metrics_shard_table(variant, scenario, shard, kind="csv"):
-    """An evaluate job's image rows (kind "csv") or face rows (kind "faces.parquet")."""
-    return f"results/metrics/shards/{variant}/{scenario}/{shard}.{kind}"
-
-
-METRICS_TABLES = {
-    f"{table}_{kind}": f"results/metrics/{table}.{kind}"
-    for table in ("images", "faces", "variants")
-    for kind in ("parquet", "csv")
-}
-
-
-def figure_panel_ids():
-    panels = config["figures"]["panels"]
-    if isinstance(panels, int):
-        return sorted(IMAGES)[:panels]
-    unknown = [image_id for image_id in panels if image_id not in IMAGES]
-    if unknown:
-        raise WorkflowError(f"config key figures.panels: no image with id '{unknown[0]}'")
-    return panels
-
-
-def panel_files(wildcards):
-    """The per-image files a figure panel shows (the base variant's)."""
-    patterns = {
-        "detect_json": DETECT_OUTPUTS["json"],
-        "persons_json": PERSONS_OUTPUT,
-        "caption_json": CAPTION_OUTPUTS["json"],
-        "caption_npz": CAPTION_OUTPUTS["npz"],
-        "language_json": LANGUAGE_OUTPUT,
-        "scene_json": SCENE_OUTPUTS["json"],
-        "scene_npz": SCENE_OUTPUTS["npz"],
-        "masks_npz": MASKS_OUTPUTS["npz"],
-        "scenario1_png": final_output("scenario1", "png"),
-        "scenario2_png": final_output("scenario2", "png"),
-    }
-    return {key: pattern.format(image_id=wildcards.image_id) for key, pattern in patterns.items()}
-
-
-def panel_indexes(wildcards):
-    """The base variant's shard jobs that write the files of the panel's image."""
-    shard = SHARD_OF[wildcards.image_id]
-    models = [index for stage in (*SCENE_MODELS, "fakes") for index in model_indexes(stage, [shard])(wildcards)]
-    renders = [shard_index(f"render_{scenario}", shard, BASE_VARIANT) for scenario in ("scenario1", "scenario2")]
-    return [*models, shard_index("persons", shard), shard_index("masks", shard), *renders]
-
-
-SWEEP_FIGURE = "results/figures/sweep/privacy_utility.{ext}"
-
-
-def figure_outputs():
-    panels = expand("results/figures/panels/{image_id}.{ext}", image_id=figure_panel_ids(), ext=("png", "pdf"))
-    return [*panels, *expand(SWEEP_FIGURE, ext=("png", "pdf"))]
+    return {"manifest": update(manifest), "restored": [f"{MODEL_FOLDER}/{name}" for name in missing]}
+
+
+def model_folder_constraints(family=None):
+    """Wildcard constraints of those rules: the family's folder for its restore rule, every
+    other folder for the rule that makes them."""
+    if family is not None:
+        size = {"size": re.escape(config["models"]["offline_size"])} if config["offline"] else {}
+        return {"family": re.escape(family), **size}
+    if not RESTORED_FAMILIES:
+        return {}
+    # any family name but those restored (each followed by a character no family name has)
+    return {"family": f"(?!(?:{'|'.join(map(re.escape, RESTORED_FAMILIES))})(?![a-z0-9_]))[a-z0-9_]+"}
+
+
+def plugin_model(registry, cfg=config):
+    """The model input of the chosen implementation, as a list: its model folder's manifest
+    (none for an implementation without a model)."""
+    entry = registry.chosen(cfg)
+    return [model_manifest(entry.model)] if entry.model else []
+
+
+def on_device(registry, cfg=config):
+    """Whether the chosen implementation runs on the device (its jobs then ask for a GPU)."""
+    return registry.chosen(cfg).device
 
 
 # ---------------------------------------------------------------- sweep variants
 
-# Variant -> the variant whose stage outputs it reuses (equal settings share files).
-STAGE_GROUPS = {
-    "persons": sweeps.share_groups({v: persons_params(c) for v, c in VARIANTS.items()}, BASE_VARIANT),
-    "faces": sweeps.share_groups(
-        {v: [persons_params(c), faces_params(c)] for v, c in VARIANTS.items()}, BASE_VARIANT
-    ),
-    "fakes": sweeps.share_groups(
-        {v: [persons_params(c), faces_params(c), fakes_params(c)] for v, c in VARIANTS.items()}, BASE_VARIANT
-    ),
-    "masks": sweeps.share_groups({v: masks_params(c) for v, c in VARIANTS.items()}, BASE_VARIANT),
-}
+# Stage -> (variant -> the variant whose outputs it reuses): equal settings share files.
+# Each variant-dependent stage's .smk file adds its own (share_stage).
+STAGE_GROUPS = {}
 RULE_SAFE = {name: re.sub(r"\W", "_", name) for name in VARIANTS}
 if len(set(RULE_SAFE.values())) < len(RULE_SAFE):
     raise WorkflowError("config key sweep: variant names must differ in more than '.' and '-'")
+
+
+def share_stage(stage, settings):
+    """Group the variants by ``settings(cfg)`` of ``stage`` (its params and those of the stages
+    it reads): STAGE_GROUPS[stage]."""
+    STAGE_GROUPS[stage] = sweeps.share_groups({v: settings(c) for v, c in VARIANTS.items()}, BASE_VARIANT)
 
 
 def stage_groups(stage):
@@ -584,19 +376,3 @@ def final_output(scenario, kind, variant=BASE_VARIANT):
     """Pattern of a final output of a variant: png or decisions."""
     suffix = {"png": "png", "decisions": "decisions.json"}[kind]
     return f"results/final/{variant}/{scenario}/{{image_id}}.{suffix}"
-
-
-def protected_outputs():
-    """The indexes of the shard jobs that write every variant's protected photos, and the
-    per-image files missing from finished shards (asked for, so they are made again)."""
-    indexes = [
-        shard_index(f"render_{scenario}", shard, variant)
-        for variant in VARIANTS
-        for scenario in ("scenario1", "scenario2")
-        for shard in SHARDS
-    ]
-    return [*indexes, "results/summary/rejected.tsv", *MISSING_FILES]
-
-
-def get_final_outputs():
-    return [*protected_outputs(), *METRICS_TABLES.values(), *figure_outputs()]

@@ -7,6 +7,7 @@ DETECT_OUTPUTS = {
     "npz": "results/detect/{image_id}.npz",
 }
 
+
 for job, shards in MODEL_JOBS.items():
 
     checkpoint:
@@ -14,7 +15,8 @@ for job, shards in MODEL_JOBS.items():
             rule_name("detect", job)
         input:
             images=[shard_index("images", shard) for shard in shards],
-            model=detect_model_input(),
+            model=plugin_model(OBJECT_DETECTORS),
+            files=OBJECT_DETECTORS.files(config),
         output:
             **job_outputs(functools.partial(shard_index, "detect"), shards, DETECT_OUTPUTS),
         log:
@@ -22,15 +24,12 @@ for job, shards in MODEL_JOBS.items():
         benchmark:
             f"results/benchmarks/detect/{job}.tsv"
         params:
-            stage=detect_params(),
+            stage=stage_params.detect(config),
             files=DETECT_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
         threads: job_threads("detect")
         resources:
-            mem_mb=job_resources("detect")["mem_mb"],
-            runtime=job_resources("detect")["runtime"],
-            gpu=job_resources("detect")["gpu"],
-            **partition_resource("detect"),
+            **job_resources("detect", on_device(OBJECT_DETECTORS)),
         conda:
             "../../envs/models.yaml"
         script:

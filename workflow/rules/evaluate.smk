@@ -6,6 +6,15 @@
 # run's own faces, which needs every shard's faces at once) and per-variant
 # aggregates under results/metrics/.
 
+
+METRICS_SHARD_TABLE = "results/metrics/shards/{variant}/{scenario}/{shard}.{kind}"  # kind: csv, faces.parquet
+METRICS_TABLES = {
+    f"{table}_{kind}": f"results/metrics/{table}.{kind}"
+    for table in ("images", "faces", "variants")
+    for kind in ("parquet", "csv")
+}
+
+
 for variant, cfg in VARIANTS.items():
     masks_npz = scoped(MASKS_OUTPUTS["npz"], STAGE_GROUPS["masks"][variant])
     for scenario in ("scenario1", "scenario2"):
@@ -24,19 +33,19 @@ for variant, cfg in VARIANTS.items():
                     masks=[scoped(shard_index("masks", shard), STAGE_GROUPS["masks"][variant]) for shard in shards]
                     if scenario == "scenario1"
                     else [],
-                    **evaluate_model_inputs(),
+                    **{name: plugin_model(models)[0] for name, models in stage_params.evaluate_models(config).items()},
                     after_fakes=after_model_jobs(["fakes"], shards, STAGE_GROUPS["fakes"][variant])
                     if scenario == "scenario2"
                     else [],
                 output:
-                    table=[metrics_shard_table(variant, scenario, shard) for shard in shards],
-                    faces=[metrics_shard_table(variant, scenario, shard, "faces.parquet") for shard in shards],
+                    table=[METRICS_SHARD_TABLE.format(variant=variant, scenario=scenario, shard=shard, kind="csv") for shard in shards],
+                    faces=[METRICS_SHARD_TABLE.format(variant=variant, scenario=scenario, shard=shard, kind="faces.parquet") for shard in shards],
                 log:
                     f"results/logs/evaluate_{scenario}/{variant}/{job}.log",
                 benchmark:
                     f"results/benchmarks/evaluate_{scenario}/{variant}/{job}.tsv"
                 params:
-                    stage=evaluate_params(cfg, scenario),
+                    stage=stage_params.evaluate(cfg, scenario),
                     files={
                         "detect_json": DETECT_OUTPUTS["json"],
                         "caption_json": CAPTION_OUTPUTS["json"],
@@ -47,10 +56,7 @@ for variant, cfg in VARIANTS.items():
                     },
                 threads: job_threads("evaluate")
                 resources:
-                    mem_mb=job_resources("evaluate")["mem_mb"],
-                    runtime=job_resources("evaluate")["runtime"],
-                    gpu=job_resources("evaluate")["gpu"],
-                    **partition_resource("evaluate"),
+                    **job_resources("evaluate"),
                 conda:
                     "../../envs/models.yaml"
                 script:
@@ -61,13 +67,13 @@ rule metrics:
     input:
         models=after_every_model_job,
         tables=[
-            metrics_shard_table(variant, scenario, shard)
+            METRICS_SHARD_TABLE.format(variant=variant, scenario=scenario, shard=shard, kind="csv")
             for variant in VARIANTS
             for scenario in ("scenario1", "scenario2")
             for shard in SHARDS
         ],
         faces=[
-            metrics_shard_table(variant, scenario, shard, "faces.parquet")
+            METRICS_SHARD_TABLE.format(variant=variant, scenario=scenario, shard=shard, kind="faces.parquet")
             for variant in VARIANTS
             for scenario in ("scenario1", "scenario2")
             for shard in SHARDS

@@ -1,10 +1,10 @@
-# Scenario 2, major persons: faces inside their boxes (CenterFace or Haar), then
-# one generated replacement face per found face. Generated faces are kept as
-# artifacts so that rendering settings can change without generating again.
-# Sweep variants whose persons, faces or fakes settings differ get their own.
+# Scenario 2, major persons: faces inside their boxes (faces.detector: CenterFace
+# or Haar). Sweep variants whose persons or faces settings differ get their own.
 
 FACES_OUTPUT = "results/faces/{image_id}.json"
-FAKES_OUTPUT = "results/fakes/{image_id}.npz"
+
+
+share_stage("faces", lambda cfg: [stage_params.persons(cfg), stage_params.faces(cfg)])
 
 for group in stage_groups("faces"):
     persons_pattern = scoped(PERSONS_OUTPUT, STAGE_GROUPS["persons"][group])
@@ -25,7 +25,7 @@ for group in stage_groups("faces"):
             benchmark:
                 scoped(f"results/benchmarks/faces/{shard}.tsv", group)
             params:
-                stage=faces_params(VARIANTS[group]),
+                stage=stage_params.faces(VARIANTS[group]),
                 files={"persons_json": persons_pattern, "json": output_pattern},
                 max_image_pixels=config["execution"]["max_image_pixels"],
             threads: 2
@@ -33,37 +33,3 @@ for group in stage_groups("faces"):
                 "../../envs/models.yaml"
             script:
                 "../../scripts/faces.py"
-
-
-for group in stage_groups("fakes"):
-    faces_pattern = scoped(FACES_OUTPUT, STAGE_GROUPS["faces"][group])
-    output_pattern = scoped(FAKES_OUTPUT, group)
-    diffusion = VARIANTS[group]["fakes"]["generator"] == "diffusion"  # donors and none need no GPU
-    for job, shards in MODEL_JOBS.items():
-
-        checkpoint:
-            name:
-                rule_name("fakes", job, group)
-            input:
-                images=[shard_index("images", shard) for shard in shards],
-                faces=[scoped(shard_index("faces", shard), STAGE_GROUPS["faces"][group]) for shard in shards],
-                model=fakes_model_input(VARIANTS[group]),
-            output:
-                **job_outputs(lambda shard: scoped(shard_index("fakes", shard), group), shards, {"npz": output_pattern}),
-            log:
-                scoped(f"results/logs/fakes/{job}.log", group),
-            benchmark:
-                scoped(f"results/benchmarks/fakes/{job}.tsv", group)
-            params:
-                stage=fakes_params(VARIANTS[group]),
-                files={"faces_json": faces_pattern, "npz": output_pattern},
-            threads: job_threads("fakes")
-            resources:
-                mem_mb=job_resources("fakes")["mem_mb"],
-                runtime=job_resources("fakes")["runtime"],
-                gpu=job_resources("fakes")["gpu"] if diffusion else 0,
-                **partition_resource("fakes", applies=diffusion),
-            conda:
-                "../../envs/models.yaml"
-            script:
-                "../../scripts/fakes.py"

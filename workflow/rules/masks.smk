@@ -7,6 +7,9 @@ MASKS_OUTPUTS = {
     "json": "results/masks/{image_id}.json",
 }
 
+
+share_stage("masks", stage_params.masks)
+
 for group in stage_groups("masks"):
     outputs = {key: scoped(pattern, group) for key, pattern in MASKS_OUTPUTS.items()}
     for shard in SHARDS:
@@ -28,7 +31,7 @@ for group in stage_groups("masks"):
             benchmark:
                 scoped(f"results/benchmarks/masks/{shard}.tsv", group)
             params:
-                stage=masks_params(VARIANTS[group]),
+                stage=stage_params.masks(VARIANTS[group]),
                 files={
                     "detect_json": DETECT_OUTPUTS["json"],
                     "relations_json": RELATIONS_OUTPUT,

@@ -3,6 +3,9 @@
 
 PERSONS_OUTPUT = "results/persons/{image_id}.json"
 
+
+share_stage("persons", stage_params.persons)
+
 for group in stage_groups("persons"):
     output_pattern = scoped(PERSONS_OUTPUT, group)
     for shard in SHARDS:
@@ -20,7 +23,7 @@ for group in stage_groups("persons"):
             benchmark:
                 scoped(f"results/benchmarks/persons/{shard}.tsv", group)
             params:
-                stage=persons_params(VARIANTS[group]),
+                stage=stage_params.persons(VARIANTS[group]),
                 files={
                     "detect_json": DETECT_OUTPUTS["json"],
                     "detect_npz": DETECT_OUTPUTS["npz"],

@@ -20,7 +20,7 @@ rule train_scene:
     benchmark:
         "results/benchmarks/train_scene.tsv"
     params:
-        stage=train_scene_params(),
+        stage=stage_params.train_scene(config),
         max_image_pixels=config["execution"]["max_image_pixels"],
     threads: 2
     conda:
@@ -36,7 +36,8 @@ for job, shards in MODEL_JOBS.items():
             rule_name("scene", job)
         input:
             images=[shard_index("images", shard) for shard in shards],
-            model=scene_model_input(),
+            # the fine-tuned classifier when scene.train_images is set, else the pretrained one
+            model=TRAINED_SCENE_MANIFEST if config["scene"]["train_images"] else model_manifest("scene_classifier"),
         output:
             **job_outputs(functools.partial(shard_index, "scene"), shards, SCENE_OUTPUTS),
         log:
@@ -44,15 +45,12 @@ for job, shards in MODEL_JOBS.items():
         benchmark:
             f"results/benchmarks/scene/{job}.tsv"
         params:
-            stage=scene_params(),
+            stage=stage_params.scene(config),
             files=SCENE_OUTPUTS,
             max_image_pixels=config["execution"]["max_image_pixels"],
         threads: job_threads("scene")
         resources:
-            mem_mb=job_resources("scene")["mem_mb"],
-            runtime=job_resources("scene")["runtime"],
-            gpu=job_resources("scene")["gpu"],
-            **partition_resource("scene"),
+            **job_resources("scene"),
         conda:
             "../../envs/models.yaml"
         script:

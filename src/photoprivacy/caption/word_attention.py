@@ -46,19 +46,13 @@ class CaptionWords:
     maps: np.ndarray  # (n_words, grid_h, grid_w) float32
 
 
-def caption_with_word_maps(captioner, images, max_new_tokens, num_beams, layers, heads="mean"):
-    """Caption a batch of uint8 RGB (H, W, 3) arrays; per image a ``CaptionWords``.
+def caption_pixels_with_word_maps(captioner, pixel_values, max_new_tokens, num_beams, layers, heads="mean"):
+    """Caption a batch of ``prepare``d pixel values; per image a ``CaptionWords``.
 
     ``layers``: "all" or a list of decoder layer indices; ``heads``: "mean"
     (all heads) or a list of head indices. Maps are averaged over the chosen
     heads and layers, then over each word's tokens.
     """
-    pixel_values = prepare(captioner, images)
-    return caption_pixels_with_word_maps(captioner, pixel_values, max_new_tokens, num_beams, layers, heads)
-
-
-def caption_pixels_with_word_maps(captioner, pixel_values, max_new_tokens, num_beams, layers, heads="mean"):
-    """``caption_with_word_maps`` of a batch's ``prepare``d pixel values: the model's part of it."""
     with torch.inference_mode():
         encoder_states = encode(captioner, to_device(pixel_values, captioner.device))
         sequences = generate(captioner, encoder_states, max_new_tokens, num_beams)

@@ -11,7 +11,8 @@ from ..registry import Registry
 OBJECT_DETECTORS = Registry("object detector", "detect.method")
 
 
-@OBJECT_DETECTORS.register("detr")
+@OBJECT_DETECTORS.register("detr", keys=("threshold", "short_side", "max_side"), model="detr", device=True,
+                           execution=("half_precision",))
 def detr(params, model_dir):
     from .detr import DetrDetector
 
@@ -19,7 +20,7 @@ def detr(params, model_dir):
                         params["half_precision"])
 
 
-@OBJECT_DETECTORS.register("annotations")
+@OBJECT_DETECTORS.register("annotations", keys=("annotations",), required=("annotations",), files=("annotations",))
 def annotations(params, model_dir):
     from .annotations import AnnotationDetector
 

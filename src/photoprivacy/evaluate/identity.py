@@ -156,14 +156,6 @@ def row_distances(a, b):
     return [float(d) for d in np.linalg.norm(a - b, axis=1)]
 
 
-def identity_distances(recogniser, original, protected, boxes):
-    """Per box, the Euclidean distance between the original photo's descriptor and
-    the protected photo's descriptor at the same box (landmarks predicted on each)."""
-    if len(boxes) == 0:
-        return []
-    return row_distances(recogniser.descriptors(original, boxes), recogniser.descriptors(protected, boxes))
-
-
 def mean_colour(pixels):
     """Per-channel mean of an (..., 3) uint8 array, rounded to uint8."""
     return np.round(pixels.reshape(-1, 3).mean(axis=0)).astype(np.uint8)

@@ -100,10 +100,6 @@ def blocks_across(box, zones):
     return (box[2] - box[0]) / scale if scale else math.nan
 
 
-def faces_inside(faces, mask, threshold):
-    return len(faces_in_mask(faces, mask, threshold))
-
-
 def covered_boxes(boxes, mask, coverage):
     """Indices of the boxes whose pixels inside the image are at least ``coverage`` masked."""
     height, width = mask.shape

@@ -37,6 +37,7 @@ from ..errors import ImageRejected
 from ..geometry import boxes_mask
 from ..images import load_rgb
 from ..pipeline import batches, prefetched
+from ..progress import progress_of
 from ..render.masking import clean, union
 from ..render.scenario1 import at_work_size
 from . import metrics
@@ -236,6 +237,7 @@ def evaluate_shard(items, params, evaluators, batch_size, max_pixels, workers=No
     with (
         per_thread(evaluators) as evaluators_of_this_thread,
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="measure") as pool,
+        progress_of(items) as progress,
     ):
         try:
             for chunk, pairs in prefetched(batches(items, batch_size), load, workers=workers):
@@ -256,9 +258,9 @@ def evaluate_shard(items, params, evaluators, batch_size, max_pixels, workers=No
                     ]
                 measuring.append((rejected, measures))
                 while len(measuring) > 1:  # the batch before, measured while the models worked on this one
-                    collect(measuring.popleft(), rows, faces)
+                    collect(measuring.popleft(), rows, faces, progress)
             while measuring:
-                collect(measuring.popleft(), rows, faces)
+                collect(measuring.popleft(), rows, faces, progress)
         finally:  # after an error, the measures not yet started are dropped
             pool.shutdown(cancel_futures=True)
     log.info(
@@ -275,14 +277,16 @@ def measure_in_worker(evaluators_of_this_thread, item, original, protected, deci
     return measure(item, original, protected, decisions, params, evaluators_of_this_thread(), detected, caption)
 
 
-def collect(batch, rows, faces):
-    """Append a batch's rows and face rows, waiting for its measures; a measure's error is raised here."""
+def collect(batch, rows, faces, progress):
+    """Append a batch's rows and face rows, waiting for its measures; a measure's error is raised here.
+    The batch's images then count as done for ``progress``."""
     rejected, measures = batch
     rows.extend(rejected)
     for measured in measures:
         row, face_records = measured.result()
         rows.append(row)
         faces.extend(face_records)
+    progress.tick(len(rejected) + len(measures))
 
 
 def load_pairs(items, max_pixels):

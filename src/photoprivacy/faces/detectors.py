@@ -120,12 +120,12 @@ class HaarFaceDetector:
         return [(grow_box(_scaled_back([x, y, x + w, y + h], scale), self.growth), None) for x, y, w, h in boxes]
 
 
-@FACE_DETECTORS.register("centerface")
+@FACE_DETECTORS.register("centerface", keys=("threshold",))
 def centerface(params):
     return CenterFaceDetector(params["threshold"], params["max_side"])
 
 
-@FACE_DETECTORS.register("haar")
+@FACE_DETECTORS.register("haar", keys=("haar_growth",))
 def haar(params):
     return HaarFaceDetector(params["max_side"], params["haar_growth"])
 

@@ -15,6 +15,7 @@ from ..artifacts import provenance, read_json, write_json, write_npz
 from ..errors import ImageRejected
 from ..images import load_rgb
 from ..pipeline import BackgroundWriter
+from ..progress import progress_of, tracked
 from ..records import after
 from ..stages import STAGE_VERSIONS
 from .detectors import faces_of_persons
@@ -34,7 +35,7 @@ def faces_record(persons, detector, params, image=None):
 def run_faces_shard(items, detector, params, max_pixels):
     """items: dicts with path, persons_json, json (output)."""
     counts = {"images": 0, "faces": 0}
-    for item in items:
+    for item in tracked(items):
         persons = read_json(item["persons_json"])
         image = None
         if persons["status"] == "ok" and persons["persons"]:
@@ -61,12 +62,13 @@ def run_fakes_shard(items, make_generator, seed):
     """
     counts = {"images": 0, "faces": 0}
     found = [len(read_json(item["faces_json"])["faces"]) for item in items]
-    with BackgroundWriter() as writer:
+    with progress_of(items) as progress, BackgroundWriter() as writer:
 
         def write(item, generated):
             writer.submit(write_npz, item["npz"], faces=generated, face=np.arange(len(generated), dtype=np.int64))
             counts["images"] += 1
             counts["faces"] += len(generated)
+            progress.tick()
 
         for item, n_faces in zip(items, found, strict=True):
             if not n_faces:

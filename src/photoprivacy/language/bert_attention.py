@@ -39,14 +39,12 @@ Conventions:
 """
 
 import string
-from pathlib import Path
 
 import numpy as np
 
 from ..models.families import verify_model
 
 METHOD = "bert_attention"
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 # The original rule's constants, in the numbering of ``index_base``. No config key sets them;
 # a ``rule`` dict may still override them (tests, explorations).
@@ -286,53 +284,4 @@ def analyse_caption_bert(caption, model, tokenizer, rule):
         return words_from_attention([], [], (), rule, words=words)
     pieces, word_ids, attentions = bert_attentions(words, model, tokenizer)
     return words_from_attention(pieces, word_ids, attentions, rule, words=words)
-
-
-# --- random models for offline runs and tests ---------------------------------------------------
-
-# Words of the tests and the offline captions; "surf ##ing" and "kite ##s" make words that split.
-RANDOM_VOCAB_WORDS = (
-    "a", "an", "the", "man", "woman", "boy", "girl", "people", "dog", "horse", "bike", "ball",
-    "beach", "park", "street", "bench", "table", "water", "grass", "is", "are", "and", "his", "her",
-    "red", "riding", "walking", "sitting", "playing", "standing", "painting", "living", "building",
-    "room", "wall", "in", "on", "with", "around", "down", "at", "of", "to", "surf", "kite",
-    "##ing", "##s", "##board", ".", ",", "'",
-)
-
-
-def random_vocab():
-    """Specials, the words above, and every lower-case letter alone and as ``##`` piece (no [UNK])."""
-    letters = string.ascii_lowercase
-    extra = [c for c in letters if c not in RANDOM_VOCAB_WORDS] + [f"##{c}" for c in letters]
-    return list(SPECIAL_TOKENS) + list(RANDOM_VOCAB_WORDS) + extra
-
-
-def random_bert_config(size, vocab_size):
-    """``tiny``: 8 layers x 5 heads, so layer 8 / head 5 exist; ``full``: bert-base-uncased sizes."""
-    from transformers import BertConfig
-
-    if size == "full":
-        return BertConfig()
-    if size == "tiny":
-        return BertConfig(
-            vocab_size=vocab_size, hidden_size=20, num_hidden_layers=8, num_attention_heads=5,
-            intermediate_size=40, max_position_embeddings=128,
-        )
-    raise ValueError(f"unknown random BERT size '{size}' (expected 'tiny' or 'full')")
-
-
-def build_random_bert(model_dir, size="tiny", seed=0):
-    """Save a random ``BertModel`` and a WordPiece tokenizer over ``random_vocab()`` in ``model_dir``."""
-    import torch
-    from transformers import BertModel, BertTokenizer
-
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    vocab = random_vocab()
-    (model_dir / "vocab.txt").write_text("".join(f"{token}\n" for token in vocab), encoding="utf-8")
-    torch.manual_seed(seed)
-    model = BertModel(random_bert_config(size, len(vocab))).eval()
-    model.save_pretrained(str(model_dir), safe_serialization=True)
-    BertTokenizer(vocab={token: index for index, token in enumerate(vocab)}).save_pretrained(str(model_dir))
-    return model
 

@@ -5,12 +5,13 @@ params and the model folder (None for a method without one), of
 import logging
 
 from ..registry import Registry
+from .spacy_model import resolve_model
 
 LANGUAGE_METHODS = Registry("language method", "language.method")
 _log = logging.getLogger(__name__)
 
 
-@LANGUAGE_METHODS.register("dependency")
+@LANGUAGE_METHODS.register("dependency", keys=("spacy_model",), resolve={"spacy_model": resolve_model})
 def dependency(params, model_dir):
     from .dependency import analyse_caption
     from .spacy_model import load_english
@@ -24,12 +25,11 @@ def dependency(params, model_dir):
     return lambda caption: analyse_caption(caption, nlp)
 
 
-@LANGUAGE_METHODS.register("bert_attention")
+@LANGUAGE_METHODS.register("bert_attention", keys=("bert",), model="bert", device=True)
 def bert_attention(params, model_dir):
     from ..devices import pick_device
-    from .bert_attention import CONFIG_KEYS, analyse_caption_bert, load_bert
+    from .bert_attention import analyse_caption_bert, load_bert
 
     model, tokenizer = load_bert(model_dir, pick_device(params["device"]))
     _log.info("BERT on %s", next(model.parameters()).device)
-    rule = {key: params[key] for key in CONFIG_KEYS}  # language.bert
-    return lambda caption: analyse_caption_bert(caption, model, tokenizer, rule)
+    return lambda caption: analyse_caption_bert(caption, model, tokenizer, params["bert"])

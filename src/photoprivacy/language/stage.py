@@ -6,6 +6,7 @@ the analysis (BERT, or spaCy) runs (``pipeline``).
 
 from ..artifacts import provenance, read_json, write_json
 from ..pipeline import BackgroundWriter, batches, prefetched
+from ..progress import progress_of
 from ..records import after
 from ..stages import STAGE_VERSIONS
 
@@ -26,7 +27,7 @@ def language_record(caption, analysis, params):
 def run_language_shard(items, analyse, params):
     """``analyse(caption text) -> dict with w1, w2, evidence, reason``; items: caption_json, json."""
     counts = {"images": 0, "w1": 0, "w2": 0}
-    with BackgroundWriter() as writer:
+    with progress_of(items) as progress, BackgroundWriter() as writer:
         for chunk, captions in prefetched(batches(items, READ_AHEAD), read_captions):
             for item, caption in zip(chunk, captions, strict=True):
                 analysis = analyse(caption["caption"] or "") if caption["status"] == "ok" else None
@@ -35,6 +36,7 @@ def run_language_shard(items, analyse, params):
                 counts["images"] += 1
                 counts["w1"] += len(record["w1"])
                 counts["w2"] += len(record["w2"])
+            progress.tick(len(chunk))
     return counts
 
 

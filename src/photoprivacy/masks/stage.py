@@ -6,6 +6,7 @@ from ..artifacts import provenance, read_json, write_json, write_npz
 from ..detection.coco import PERSON_LABEL_ID
 from ..geometry import boxes_mask
 from ..language.words import word_texts
+from ..progress import tracked
 from ..records import after
 from ..stages import STAGE_VERSIONS
 from .components import COMPONENTS, heat_mask, related_object_boxes, words_mask
@@ -50,7 +51,7 @@ def run_masks_shard(items, params):
     """items: dicts with detect_json, relations_json, caption_json, caption_npz, language_json,
     scene_json, scene_npz, npz and json (outputs)."""
     counts = {"images": 0}
-    for item in items:
+    for item in tracked(items):
         with np.load(item["caption_npz"]) as arrays:
             word_maps = arrays["maps"]
         with np.load(item["scene_npz"]) as arrays:

@@ -51,6 +51,12 @@ def write_manifest(model_dir, source, model_id, revision, extra=None):
     return manifest
 
 
+def model_folder(manifests):
+    """The folder of a job's model input, a list of at most one manifest (none: the chosen
+    implementation has no model), or None."""
+    return Path(manifests[0]).parent if manifests else None
+
+
 def read_manifest(model_dir):
     """The manifest as it is, unchecked (``verify_manifest`` checks the files against it)."""
     return read_json(Path(model_dir) / MANIFEST)

@@ -11,8 +11,8 @@ Two rules (config.yaml: persons.rule):
   a tie in the final score at the cut-off goes to the earlier detection.
 - ``notebook``: the original notebook's ranking. Its second pass re-walked the
   attention order, so the "distance rank" it produced equals the attention
-  rank and distance never mattered (SEED_NOTES, quirk of step 4). A tie at
-  the cut-off goes to the later detection, as in the notebook's own splits.
+  rank and distance never mattered (README, "Differences from the original").
+  A tie at the cut-off goes to the later detection, as in the notebook's own splits.
 """
 
 import math

@@ -4,6 +4,7 @@ import numpy as np
 
 from ..artifacts import provenance, read_json, write_json
 from ..detection.coco import PERSON_LABEL_ID
+from ..progress import tracked
 from ..records import after
 from ..stages import STAGE_VERSIONS
 from .scoring import attention_score, distance_to_centre, major_count, rank_persons, select_majors
@@ -62,7 +63,7 @@ def score_persons(detection, attention, params):
 def run_persons_shard(items, params):
     """items: dicts with detect_json, detect_npz, json (output)."""
     counts = {"images": 0, "persons": 0, "majors": 0}
-    for item in items:
+    for item in tracked(items):
         detection = read_json(item["detect_json"])
         with np.load(item["detect_npz"]) as arrays:
             attention = arrays["attention"]

@@ -3,6 +3,7 @@
 from ..artifacts import provenance, read_json, write_json
 from ..detection.coco import PERSON_LABEL_ID
 from ..language.words import word_texts
+from ..progress import tracked
 from ..records import after
 from ..stages import STAGE_VERSIONS
 from .graph import relation_edges
@@ -33,7 +34,7 @@ def relations_record(detection, language, params):
 def run_relations_shard(items, params):
     """items: dicts with detect_json, language_json, json (output)."""
     counts = {"images": 0, "edges": 0}
-    for item in items:
+    for item in tracked(items):
         record = relations_record(read_json(item["detect_json"]), read_json(item["language_json"]), params)
         write_json(item["json"], record)
         counts["images"] += 1

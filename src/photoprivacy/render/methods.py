@@ -3,8 +3,8 @@
 ``MASK_METHODS`` (render.scenario1.method) hide a scenario 1 mask; ``REGION_METHODS``
 (render.minor.method) hide a person box or head region in scenario 2. Each is a class. The pixel
 work is in ``obfuscate.py``; here is what else a method needs: which config keys
-set its strength, how relative strength scales it, and how far it reads outside
-its region.
+set its strength (its registration's ``keys``: the render stage's params hold only the
+chosen method's), how relative strength scales it, and how far it reads outside its region.
 """
 
 import math
@@ -17,23 +17,13 @@ MASK_METHODS = Registry("scenario 1 obfuscation method", "render.scenario1.metho
 REGION_METHODS = Registry("person obfuscation method", "render.minor.method")
 
 
-def chosen_method_settings(registry, settings):
-    """``settings`` (render.scenario1 or render.minor) without the strength keys that only methods
-    other than the chosen ``settings["method"]`` read: what the render stage's params hold, so that
-    changing a key the chosen method ignores reruns nothing."""
-    chosen = registry[settings["method"]].keys
-    others = {key for name in registry.names for key in registry[name].keys} - set(chosen)
-    return {key: value for key, value in settings.items() if key not in others}
-
-
 class MaskMethod:
     """A scenario 1 method. Its ``strength`` is the one argument ``apply`` takes beyond the
-    region: from the render.scenario1 keys as they are (``fixed_strength``, strength mode
+    region: from the render.scenario1 keys it registered with, as they are (``fixed_strength``, strength mode
     original) or scaled to the face size a mask component may hold (``relative_strength``,
     mode relative, when the method is ``sized``: its effect depends on the size of what it hides)."""
 
     sized = True
-    keys = ()  # the render.scenario1 keys its strength is made of (the stage's params hold only the chosen ones)
 
     def fixed_strength(self, params):
         raise NotImplementedError
@@ -55,11 +45,10 @@ class MaskMethod:
         return None, None
 
 
-@MASK_METHODS.register("random_mosaic")
+@MASK_METHODS.register("random_mosaic", keys=("mosaic_half_sizes",))
 class RandomMosaic(MaskMethod):
     """The original's mosaic: random patch size, each patch the colour of a random nearby pixel."""
 
-    keys = ("mosaic_half_sizes",)
 
     def fixed_strength(self, params):
         return tuple(params["mosaic_half_sizes"])
@@ -78,9 +67,8 @@ class RandomMosaic(MaskMethod):
         return 2 * parameters["half_size"] + 1, None  # the side of the patches drawn
 
 
-@MASK_METHODS.register("pixelate")
+@MASK_METHODS.register("pixelate", keys=("block_size",))
 class Pixelate(MaskMethod):
-    keys = ("block_size",)
 
     def fixed_strength(self, params):
         return params["block_size"]
@@ -95,9 +83,8 @@ class Pixelate(MaskMethod):
         return parameters["block_size"], None
 
 
-@MASK_METHODS.register("blur")
+@MASK_METHODS.register("blur", keys=("blur_kernel", "blur_sigma"))
 class Blur(MaskMethod):
-    keys = ("blur_kernel", "blur_sigma")
 
     def fixed_strength(self, params):
         return params["blur_kernel"], params["blur_sigma"]
@@ -117,10 +104,9 @@ class Blur(MaskMethod):
         return None, parameters["sigma"]
 
 
-@MASK_METHODS.register("noise")
+@MASK_METHODS.register("noise", keys=("noise_sigma",))
 class Noise(MaskMethod):
     sized = False
-    keys = ("noise_sigma",)
 
     def fixed_strength(self, params):
         return params["noise_sigma"]
@@ -131,9 +117,8 @@ class Noise(MaskMethod):
 
 class RegionMethod:
     """A scenario 2 method for a person box or head region; its ``strength`` (from the render.minor
-    ``keys``) is scaled to the face the region may hold."""
+    keys it registered with) is scaled to the face the region may hold."""
 
-    keys = ()  # the render.minor keys its strength is made of (the stage's params hold only the chosen ones)
     logged_as = "block_size"  # the name of its strength in the decision log
 
     def strength(self, face_width, minor, settings):
@@ -153,11 +138,10 @@ class RegionMethod:
         return parameters.get("block_size"), parameters.get("sigma")
 
 
-@REGION_METHODS.register("mosaic")
+@REGION_METHODS.register("mosaic", keys=("block_size",))
 class Mosaic(RegionMethod):
     """The original's: blocks take the colour of their top-left pixel."""
 
-    keys = ("block_size",)
 
     def strength(self, face_width, minor, settings):
         return strengths.block_size(face_width, minor["block_size"], settings)
@@ -166,7 +150,7 @@ class Mosaic(RegionMethod):
         return mosaic_top_left(image, region, strength), {self.logged_as: strength}
 
 
-@REGION_METHODS.register("pixelate")
+@REGION_METHODS.register("pixelate", keys=("block_size",))
 class PixelateRegion(Mosaic):
     """Blocks take their mean colour."""
 
@@ -174,9 +158,8 @@ class PixelateRegion(Mosaic):
         return pixelate_mean(image, region, strength), {self.logged_as: strength}
 
 
-@REGION_METHODS.register("blur")
+@REGION_METHODS.register("blur", keys=("blur_sigma",))
 class BlurRegion(RegionMethod):
-    keys = ("blur_sigma",)
     logged_as = "sigma"
 
     def strength(self, face_width, minor, settings):

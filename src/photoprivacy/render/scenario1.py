@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..artifacts import read_json
+from ..progress import tracked
 from ..seeds import derived_seed
 from .masking import blend_through, clean, feather, obfuscate_masked, union
 from .methods import MASK_METHODS
@@ -105,4 +106,4 @@ def run_render_scenario1_shard(items, params, max_pixels):
         people = read_json(item["persons_json"]), read_json(item["faces_json"])
         return render_scenario1(image, masks, record, people, params, item["id"])
 
-    return render_shard(items, "scenario1", params, max_pixels, upstream, render)
+    return render_shard(tracked(items), "scenario1", params, max_pixels, upstream, render)

@@ -17,6 +17,7 @@ import numpy as np
 from ..artifacts import read_json
 from ..faces.blend import fit_face
 from ..geometry import box_to_region, boxes_mask
+from ..progress import tracked
 from . import strength
 from .methods import REGION_METHODS
 from .obfuscate import pixelate_mean
@@ -152,4 +153,4 @@ def run_render_shard(items, params, max_pixels):
             fakes = arrays["faces"]
         return render_scenario2(image, *context, fakes, params)
 
-    return render_shard(items, "scenario2", params, max_pixels, upstream, render)
+    return render_shard(tracked(items), "scenario2", params, max_pixels, upstream, render)

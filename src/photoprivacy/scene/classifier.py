@@ -32,15 +32,10 @@ from ..artifacts import read_json, write_bytes_atomic, write_json
 from ..errors import ModelNotAvailable
 from ..models.families import verify_model
 from ..models.store import write_manifest
-from .relevance import ORIGINAL_PREPROCESSING, build_random_vit, check_input_size, model_preprocessing
+from .relevance import check_input_size, model_preprocessing
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-
-DEFAULT_ARCHITECTURE = "vit_base_patch16_224"
-TINY_SCENE_LABELS = ("beach", "kitchen", "office", "street", "airport terminal")
-# build_random_vit("tiny") as timm.create_model arguments on top of vit_base_patch16_224.
-TINY_VIT_ARGS = {"embed_dim": 32, "depth": 2, "num_heads": 2, "mlp_ratio": 2}
 
 
 @dataclass
@@ -254,25 +249,6 @@ def save_scene_classifier(model, model_dir, architecture, label_names, model_arg
     write_json(model_dir / CONFIG_FILE, config)
     write_manifest(model_dir, "saved", f"{architecture} ({len(label_names)} classes)", None)
     return model_dir
-
-
-def build_random_scene_classifier(model_dir, size="tiny", seed=0):
-    """Save a randomly initialised ViT classifier to ``model_dir`` (offline stand-in for the hub model).
-
-    ``tiny`` has five scene labels and build_random_vit's narrow two-block ViT;
-    ``full`` is vit_base_patch16_224 with the 1000 ImageNet labels of the
-    pretrained default.
-    """
-    if size == "tiny":
-        label_names, model_args = list(TINY_SCENE_LABELS), TINY_VIT_ARGS
-    elif size == "full":
-        label_names = imagenet_label_names(1000) or [f"class_{index}" for index in range(1000)]
-        model_args = {}
-    else:
-        raise ValueError(f"unknown random scene classifier size '{size}' (expected 'tiny' or 'full')")
-    model = build_random_vit(size, num_classes=len(label_names), seed=seed)
-    save_scene_classifier(model, model_dir, DEFAULT_ARCHITECTURE, label_names, model_args, ORIGINAL_PREPROCESSING)
-    return model
 
 
 def classify(model, pixel_values, label_names, top_k):

@@ -29,7 +29,8 @@ import torch
 
 from ..devices import to_device
 
-SCENE_CLASS_COUNT = 80  # the original fine-tuned its ViT-B/16 on 80 scene classes (SEED_NOTES)
+# The original fine-tuned its ViT-B/16 on 80 scene classes (README, "Differences from the original").
+SCENE_CLASS_COUNT = 80
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")  # what torchvision resizes a uint8 tensor with
 PREPROCESSING_MODES = ("model", "original")
 
@@ -60,31 +61,9 @@ class ScenePreprocessing:
         object.__setattr__(self, "std", std)
 
 
-# The original's ViT-B/16 input (SEED_NOTES: 224, mean = std = 0.5), resized bilinearly as this
+# The original's ViT-B/16 input (224 x 224, mean = std = 0.5), resized bilinearly as this
 # project always did: regenerates the published numbers whatever the model's own config says.
 ORIGINAL_PREPROCESSING = ScenePreprocessing((224, 224), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
-
-
-def build_random_vit(size="tiny", num_classes=SCENE_CLASS_COUNT, seed=0):
-    """A randomly initialised timm ViT; never pretrained, since no weights may be downloaded.
-
-    ``full`` is vit_base_patch16_224's architecture, for timing. ``tiny`` keeps
-    the 224/16 patch grid (14x14) with two narrow blocks so tests stay cheap.
-    """
-    import timm
-    from timm.models.vision_transformer import VisionTransformer
-
-    torch.manual_seed(seed)
-    if size == "full":
-        model = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=num_classes)
-    elif size == "tiny":
-        model = VisionTransformer(
-            img_size=224, patch_size=16, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2,
-            num_classes=num_classes,
-        )
-    else:
-        raise ValueError(f"unknown random ViT size '{size}' (expected 'tiny' or 'full')")
-    return model.eval()
 
 
 def preprocess_scene(image_uint8_hwc, preprocessing):

@@ -17,12 +17,10 @@ from ..pipeline import BackgroundWriter, prepared_batches
 from ..records import image_record
 from ..stages import STAGE_VERSIONS
 from .classifier import top_predictions
-from .lrp import transformer_attribution_grids
-from .relevance import preprocess_scene, relevance_grids
+from .methods import RELEVANCE_METHODS
+from .relevance import preprocess_scene
 
 SCHEMA_VERSION = 1
-# params["relevance"]: gradient rollout (ICCV 2021, the default) or the original's LRP (CVPR 2021).
-RELEVANCE_METHODS = {"gradient_rollout": relevance_grids, "transformer_attribution": transformer_attribution_grids}
 
 
 def scene_record(image_id, prov, reason=None, label=None, index=None, top_k=(), note=None):
@@ -40,7 +38,7 @@ def scene_inputs(images, preprocessing, device):
 
 def run_scene_shard(items, model, labels, params, model_info, max_pixels, batch_size, *, preprocessing):
     """items: id, path, json, npz. Relevance (``params["relevance"]``, a key of
-    ``RELEVANCE_METHODS``) is computed for each image's top class.
+    ``methods.RELEVANCE_METHODS``) is computed for each image's top class.
 
     ``preprocessing`` (a ``ScenePreprocessing``, from ``scene_preprocessing``) turns
     every photo into the model's input; it is required so that no caller falls
