@@ -153,3 +153,22 @@ def pytest_collection_modifyitems(items):
     """Modules that run Snakemake end to end (marker ``workflow``) first: with two workers (make
     test) the quick modules then fill in around them, so both workers finish at about the same time."""
     items.sort(key=lambda item: item.get_closest_marker("workflow") is None)
+
+
+def make_pan_video(photo, path, seconds=2, fps=25, size=(160, 120)):
+    """A video panning over ``photo`` (a ``size`` window moving left to right over the photo
+    scaled to twice its width), H.264 with a 440 Hz AAC tone at 48 kHz, and a title and a
+    creation time for the encoder to strip: the real-photo video of the video tests."""
+    import imageio_ffmpeg
+
+    width, height = size
+    last_frame = max(round(seconds * fps) - 1, 1)
+    pan = f"scale={2 * width}:-2,crop={width}:{height}:x=(iw-ow)*n/{last_frame}:y=(ih-oh)/2,format=yuv420p"
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y",
+               "-loop", "1", "-framerate", str(fps), "-i", str(photo),
+               "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
+               "-vf", pan, "-c:v", "libx264", "-crf", "18", "-c:a", "aac",
+               "-metadata", "title=Pan over a test photo", "-metadata", "creation_time=2020-01-01T12:00:00Z",
+               str(path)]
+    subprocess.run(command, check=True, capture_output=True)
+    return Path(path)

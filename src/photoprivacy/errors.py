@@ -14,5 +14,10 @@ class ImageRejected(Exception):
         self.reason = reason
 
 
+class VideoRejected(ImageRejected):
+    """A video could not be decoded; an ``ImageRejected`` so that every handler of a rejected
+    input handles it, with ``reason`` for the summary as for a photo."""
+
+
 class ModelNotAvailable(RuntimeError):
     """Model files are missing locally and could not be fetched."""
