@@ -99,14 +99,16 @@ def read_sample_sheet(sheet):
 
 
 def collect_images(input_config):
-    """Images of a run from the ``input`` config section (sample sheet wins over folder)."""
+    """Photos and videos of a run from the ``input`` config section (sample sheet wins over
+    folder): id -> path, one id namespace for both."""
     if input_config.get("sample_sheet"):
         images = read_sample_sheet(input_config["sample_sheet"])
     else:
-        images = discover_images(input_config["images"], input_config["extensions"])
+        extensions = [*input_config["extensions"], *input_config.get("video_extensions", [])]
+        images = discover_images(input_config["images"], extensions)
     if not images:
         source = input_config.get("sample_sheet") or input_config["images"]
-        raise ConfigError(f"config key input: no images found in '{source}'")
+        raise ConfigError(f"config key input: no images or videos found in '{source}'")
     return images
 
 

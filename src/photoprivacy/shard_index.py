@@ -71,9 +71,17 @@ def index_rows(lines):
     return list(csv.DictReader(lines, delimiter="\t"))
 
 
+# What follows the shard's name in the name of a shard's file (a video's shard names hold dots).
+SHARD_FILE_SUFFIXES = (".faces.parquet", ".tsv", ".csv")
+
+
 def shard_of_file(path):
     """``results/shards/detect/0007.tsv`` -> ``0007``: a shard's files are named after it."""
-    return Path(path).name.split(".", 1)[0]
+    name = Path(path).name
+    for suffix in SHARD_FILE_SUFFIXES:
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    raise ValueError(f"'{path}' is not a shard's file (names end in {', '.join(SHARD_FILE_SUFFIXES)})")
 
 
 def shard_items(images_index, files):

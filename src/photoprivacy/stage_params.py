@@ -157,3 +157,36 @@ def evaluate(cfg, scenario):
         params["captioner"] = {key: value for key, value in caption(cfg).items()
                                if key in ("model", "weights", "max_new_tokens", "num_beams", "device")}
     return params
+
+
+def tracks(cfg):
+    # The persons and faces stages' settings reach the tracks through their files.
+    video = cfg["video"]
+    return {"version": STAGE_VERSIONS["tracks"], "min_iou": video["min_iou"], "memory": video["memory"],
+            "face_smoothing": video["face_smoothing"], "majors": cfg["persons"]["majors"]}
+
+
+def render_video(cfg, scenario):
+    """A video's rendering: the photo renderer's params, and for scenario 1 where its masks come from."""
+    video_version = STAGE_VERSIONS["render_video"]
+    if scenario == "scenario2":
+        return {**render_scenario2(cfg), "video_version": video_version}
+    return {**render_scenario1(cfg), "video_version": video_version, "scenario1_every": cfg["video"]["scenario1_every"]}
+
+
+def encode_video(cfg):
+    video = cfg["video"]
+    return {"version": STAGE_VERSIONS["encode_video"], "codec": video["codec"], "crf": video["crf"],
+            "keep_audio": video["keep_audio"]}
+
+
+def evaluate_video(cfg, scenario):
+    settings = cfg["evaluate"]
+    params = {"version": STAGE_VERSIONS["evaluate_video"], "variant": cfg["variant"], "scenario": scenario,
+              "evaluate": {key: settings[key] for key in ("face_threshold", "iou", "face_max_side")},
+              "identity_every": cfg["video"]["identity_every"],
+              "max_image_pixels": cfg["execution"]["max_image_pixels"]}
+    if scenario == "scenario1":
+        params["render"] = {key: cfg["render"]["scenario1"][key] for key in ("components", "clean_kernel", "resize")}
+        params["scenario1_every"] = cfg["video"]["scenario1_every"]
+    return params

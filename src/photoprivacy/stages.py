@@ -19,4 +19,10 @@ STAGE_VERSIONS = {
     "render_scenario1": 4,  # 4: strength per face (strength zones), not per mask component
     "evaluate": 4,  # 4: per-face rows (descriptors, flat-erase control, blocks across)
     "figures": 1,
+    "video_intake": 1,  # a video's intake record (video/intake.py)
+    "frames": 1,
+    "tracks": 1,
+    "render_video": 1,
+    "encode_video": 1,
+    "evaluate_video": 1,
 }

@@ -7,7 +7,7 @@ CAPTION_OUTPUTS = {
 }
 
 
-for job, shards in MODEL_JOBS.items():
+for job, shards in model_jobs("caption").items():
 
     checkpoint:
         name:

@@ -23,6 +23,7 @@ from photoprivacy.models.store import MANIFEST, VERIFY_ENV, listed_files
 from photoprivacy.render.methods import MASK_METHODS, REGION_METHODS
 from photoprivacy.scene.methods import RELEVANCE_METHODS
 from photoprivacy.stages import STAGE_VERSIONS
+from photoprivacy.video import intake
 
 
 # ---------------------------------------------------------------- config
@@ -67,16 +68,89 @@ for _name, _cfg in VARIANTS.items():
         check_config(_cfg, f"sweep.variants.{_name}.", VARIANT_CHOICES)
 
 
-# ---------------------------------------------------------------- images and shards
+# ---------------------------------------------------------------- images, videos and shards
 try:
-    IMAGES = samples.collect_images(config["input"])
+    INPUTS = samples.collect_images(config["input"])
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
-SHARDS = samples.assign_shards(IMAGES, config["execution"]["shards"])
-# A model stage runs execution.model_jobs jobs, each over a run of shards (photoprivacy.model_jobs):
+# Videos (input.video_extensions) are read once at planning (photoprivacy.video.intake): their
+# intake records say how many frames they have; a video that cannot be decoded is rejected there.
+VIDEO_SUFFIXES = {f".{extension.lower()}" for extension in config["input"]["video_extensions"]}
+VIDEO_FILES = {key: path for key, path in INPUTS.items() if Path(path).suffix.lower() in VIDEO_SUFFIXES}
+PHOTOS = {key: path for key, path in INPUTS.items() if key not in VIDEO_FILES}
+
+
+def video_record_path(video_id):
+    return f"results/videos/{video_id}.json"
+
+
+VIDEO_RECORDS = {
+    video_id: intake.intake_record(video_id, path, video_record_path(video_id), config["execution"]["max_image_pixels"])
+    for video_id, path in VIDEO_FILES.items()
+}
+VIDEOS = [video_id for video_id, record in VIDEO_RECORDS.items() if record["status"] == "ok"]
+VIDEO_STEP = {video_id: intake.frame_step(VIDEO_RECORDS[video_id], config["video"]["fps"]) for video_id in VIDEOS}
+FRAMES = {video_id: intake.frame_ids(video_id, VIDEO_RECORDS[video_id], VIDEO_STEP[video_id]) for video_id in VIDEOS}
+FRAME_FOLDER = "results/frames/{video_id}"
+VIDEO_OF = {frame: video_id for video_id, frames in FRAMES.items() for frame in frames}
+_taken = sorted(set(VIDEO_OF) & set(PHOTOS))
+if _taken:
+    raise WorkflowError(f"config key input: photo '{PHOTOS[_taken[0]]}' has the image id of a video frame, '{_taken[0]}'")
+IMAGES = {**PHOTOS, **{frame: f"{FRAME_FOLDER.format(video_id=VIDEO_OF[frame])}/{frame}.png" for frame in VIDEO_OF}}
+
+# Shards: photos hashed into execution.shards buckets; each video's frames in shards of their own,
+# keyframes (those scenario 1's models run on) apart (intake.video_shards). Stages run over one of
+# three sets of shards: every frame (detect, persons, faces), photos and keyframes (scenario 1's
+# models and masks), photos only (fakes, rendering, evaluation: videos have their own, rules/video.smk).
+PHOTO_SHARDS = samples.assign_shards(PHOTOS, config["execution"]["shards"])
+VIDEO_SHARDS = {
+    video_id: intake.video_shards(
+        video_id, FRAMES[video_id], config["video"]["scenario1_every"], config["video"]["frames_per_shard"]
+    )
+    for video_id in VIDEOS
+}
+SHARDS = {**PHOTO_SHARDS, **{shard: ids for shards in VIDEO_SHARDS.values() for shard, ids in shards.items()}}
+for _names, _what in ((SHARDS, "shard"), (VIDEOS, "video")):
+    _safe = {}
+    for _name in _names:
+        _key = re.sub(r"\W", "_", _name)
+        if _key in _safe:
+            raise WorkflowError(
+                f"config key input: {_what}s '{_safe[_key]}' and '{_name}' differ only in '.' and '-' "
+                "(both become '_' in job names): rename one of the videos"
+            )
+        _safe[_key] = _name
+SHARD_SETS = {
+    "all": SHARDS,
+    "scene": {
+        **PHOTO_SHARDS,
+        **{shard: ids for video_id, shards in VIDEO_SHARDS.items() for shard, ids in shards.items()
+           if intake.is_keyframe_shard(video_id, shard)},
+    },
+    "photos": PHOTO_SHARDS,
+}
+STAGE_SHARDS = {
+    **dict.fromkeys(("caption", "language", "relations", "scene", "masks"), "scene"),
+    **dict.fromkeys(("fakes", "render_scenario1", "render_scenario2", "evaluate"), "photos"),
+}
+
+
+def stage_shards(stage):
+    """The shards a stage runs over (name -> image ids)."""
+    return SHARD_SETS[STAGE_SHARDS.get(stage, "all")]
+
+
+# A model stage runs execution.model_jobs jobs, each over a run of its shards (photoprivacy.model_jobs):
 # every job pays imports, device start-up and the model load before its first image.
-MODEL_JOBS = samples.group_shards(SHARDS, config["execution"]["model_jobs"])
+MODEL_JOBS_OF_SET = {name: samples.group_shards(shards, config["execution"]["model_jobs"]) for name, shards in SHARD_SETS.items()}
+
+
+def model_jobs(stage):
+    """Job name -> its run of shards, for a model stage."""
+    return MODEL_JOBS_OF_SET[STAGE_SHARDS.get(stage, "all")]
+
+
 MODELS_DIR = config["models"]["dir"]
 
 
@@ -89,16 +163,27 @@ wildcard_constraints:
 def image_relpaths():
     """Path of each image as the user knows it (relative to the input folder when there is one)."""
     if config["input"]["sample_sheet"]:
-        return {image_id: Path(path).as_posix() for image_id, path in IMAGES.items()}
-    folder = str(Path(config["input"]["images"])) + os.sep  # images were found below it
-    return {image_id: str(path).removeprefix(folder) for image_id, path in IMAGES.items()}
+        known = {key: Path(path).as_posix() for key, path in INPUTS.items()}
+    else:
+        folder = str(Path(config["input"]["images"])) + os.sep  # images were found below it
+        known = {key: str(path).removeprefix(folder) for key, path in INPUTS.items()}
+    frames = {frame: f"{known[VIDEO_OF[frame]]}#{frame.rsplit('.frame', 1)[1]}" for frame in VIDEO_OF}
+    return {**{key: known[key] for key in PHOTOS}, **frames}
 
 
-# The intake index of each shard lists these (rule images_<shard>).
+# The intake index of each shard lists these (rule images_<shard>); a frame's relpath is its
+# video's, with the frame's number after '#'.
 IMAGE_ITEMS = {
     image_id: {"id": image_id, "path": str(IMAGES[image_id]), "relpath": relpath}
     for image_id, relpath in image_relpaths().items()
 }
+
+
+def shard_image_inputs(shard):
+    """What a shard's intake job reads: its photos, or the frame folder of its video."""
+    paths = {IMAGE_ITEMS[image_id]["path"] for image_id in SHARDS[shard] if image_id not in VIDEO_OF}
+    folders = {FRAME_FOLDER.format(video_id=VIDEO_OF[image_id]) for image_id in SHARDS[shard] if image_id in VIDEO_OF}
+    return sorted(paths | folders)
 
 
 # ---------------------------------------------------------------- shard indexes
@@ -172,8 +257,10 @@ def shard_job_outputs(index, shard, patterns):
 
 
 # ---------------------------------------------------------------- model jobs
-# A model stage's job covers a run of shards (MODEL_JOBS) and writes each shard's index.
-MODEL_JOB_OF = {shard: job for job, shards in MODEL_JOBS.items() for shard in shards}
+# A model stage's job covers a run of its shards (model_jobs) and writes each shard's index.
+MODEL_JOB_OF = {
+    name: {shard: job for job, shards in jobs.items() for shard in shards} for name, jobs in MODEL_JOBS_OF_SET.items()
+}
 
 
 def model_indexes(stage, shards, group=None):
@@ -184,8 +271,10 @@ def model_indexes(stage, shards, group=None):
     after it, as when each shard had its own job."""
     group = group or BASE_VARIANT
 
+    job_of = MODEL_JOB_OF[STAGE_SHARDS.get(stage, "all")]
+
     def indexes(wildcards):
-        for job in dict.fromkeys(MODEL_JOB_OF[shard] for shard in shards):
+        for job in dict.fromkeys(job_of[shard] for shard in shards):
             getattr(checkpoints, rule_name(stage, job, group)).get()
         return [scoped(shard_index(stage, shard), group) for shard in shards]
 
@@ -211,9 +300,10 @@ def after_model_jobs(stages, shards, group=None):
 
 def after_every_model_job(wildcards):
     """after_model_jobs of every model stage, shard and settings group (for the run's aggregates)."""
-    after_model_jobs(SCENE_MODELS, list(SHARDS))(wildcards)
+    for stage in SCENE_MODELS:
+        after_model_jobs([stage], list(stage_shards(stage)))(wildcards)
     for group in stage_groups("fakes"):
-        after_model_jobs(["fakes"], list(SHARDS), group)(wildcards)
+        after_model_jobs(["fakes"], list(stage_shards("fakes")), group)(wildcards)
     return []
 
 
@@ -366,7 +456,7 @@ def scoped(pattern, group):
 
 def rule_name(stage, job, variant=BASE_VARIANT):
     """Name of a stage's job over one shard or a model job's shards ("0003-0040")."""
-    job = job.replace("-", "_")
+    job = re.sub(r"\W", "_", job)
     if variant == BASE_VARIANT:
         return f"{stage}_{job}"
     return f"{stage}_{RULE_SAFE[variant]}_{job}"

@@ -8,7 +8,7 @@ DETECT_OUTPUTS = {
 }
 
 
-for job, shards in MODEL_JOBS.items():
+for job, shards in model_jobs("detect").items():
 
     checkpoint:
         name:

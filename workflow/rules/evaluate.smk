@@ -19,7 +19,7 @@ for variant, cfg in VARIANTS.items():
     masks_npz = scoped(MASKS_OUTPUTS["npz"], STAGE_GROUPS["masks"][variant])
     for scenario in ("scenario1", "scenario2"):
         scenario_inputs = {"masks_npz": masks_npz} if scenario == "scenario1" else {}
-        for job, shards in MODEL_JOBS.items():
+        for job, shards in model_jobs("evaluate").items():
 
             rule:
                 name:
@@ -70,13 +70,13 @@ rule metrics:
             METRICS_SHARD_TABLE.format(variant=variant, scenario=scenario, shard=shard, kind="csv")
             for variant in VARIANTS
             for scenario in ("scenario1", "scenario2")
-            for shard in SHARDS
+            for shard in stage_shards("evaluate")
         ],
         faces=[
             METRICS_SHARD_TABLE.format(variant=variant, scenario=scenario, shard=shard, kind="faces.parquet")
             for variant in VARIANTS
             for scenario in ("scenario1", "scenario2")
-            for shard in SHARDS
+            for shard in stage_shards("evaluate")
         ],
     output:
         images_parquet=METRICS_TABLES["images_parquet"],

@@ -11,7 +11,7 @@ share_stage("fakes", lambda cfg: [stage_params.persons(cfg), stage_params.faces(
 for group in stage_groups("fakes"):
     faces_pattern = scoped(FACES_OUTPUT, STAGE_GROUPS["faces"][group])
     output_pattern = scoped(FAKES_OUTPUT, group)
-    for job, shards in MODEL_JOBS.items():
+    for job, shards in model_jobs("fakes").items():
 
         checkpoint:
             name:

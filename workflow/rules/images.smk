@@ -7,9 +7,9 @@ for shard in SHARDS:
 
     rule:
         name:
-            f"images_{shard}"
+            rule_name("images", shard)
         input:
-            images=[IMAGE_ITEMS[image_id]["path"] for image_id in SHARDS[shard]],
+            images=shard_image_inputs(shard),
         output:
             index=shard_index("images", shard),
         log:

@@ -4,7 +4,7 @@
 
 LANGUAGE_OUTPUT = "results/language/{image_id}.json"
 
-for job, shards in MODEL_JOBS.items():
+for job, shards in model_jobs("language").items():
 
     checkpoint:
         name:

@@ -12,7 +12,7 @@ share_stage("masks", stage_params.masks)
 
 for group in stage_groups("masks"):
     outputs = {key: scoped(pattern, group) for key, pattern in MASKS_OUTPUTS.items()}
-    for shard in SHARDS:
+    for shard in stage_shards("masks"):
 
         rule:
             name:

@@ -3,11 +3,11 @@
 
 RELATIONS_OUTPUT = "results/relations/{image_id}.json"
 
-for shard in SHARDS:
+for shard in stage_shards("relations"):
 
     rule:
         name:
-            f"relations_{shard}"
+            rule_name("relations", shard)
         input:
             images=shard_index("images", shard),
             detections=model_indexes("detect", [shard]),

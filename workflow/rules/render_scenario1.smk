@@ -8,7 +8,7 @@ for variant, cfg in VARIANTS.items():
     masks_outputs = {key: scoped(pattern, STAGE_GROUPS["masks"][variant]) for key, pattern in MASKS_OUTPUTS.items()}
     persons_pattern = scoped(PERSONS_OUTPUT, STAGE_GROUPS["persons"][variant])
     faces_pattern = scoped(FACES_OUTPUT, STAGE_GROUPS["faces"][variant])
-    for shard in SHARDS:
+    for shard in stage_shards("render_scenario1"):
 
         rule:
             name:

@@ -7,7 +7,7 @@ for variant, cfg in VARIANTS.items():
     persons_pattern = scoped(PERSONS_OUTPUT, STAGE_GROUPS["persons"][variant])
     faces_pattern = scoped(FACES_OUTPUT, STAGE_GROUPS["faces"][variant])
     fakes_pattern = scoped(FAKES_OUTPUT, STAGE_GROUPS["fakes"][variant])
-    for shard in SHARDS:
+    for shard in stage_shards("render_scenario2"):
 
         rule:
             name:

@@ -29,7 +29,7 @@ rule train_scene:
         "../../scripts/train_scene.py"
 
 
-for job, shards in MODEL_JOBS.items():
+for job, shards in model_jobs("scene").items():
 
     checkpoint:
         name:

@@ -1,9 +1,10 @@
-# Run summary: which images could not be used, and why.
+# Run summary: which images and videos could not be used, and why.
 
 
 rule summarize_rejected:
     input:
         detections=model_indexes("detect", list(SHARDS)),
+        videos=[video_record_path(video_id) for video_id in VIDEO_RECORDS],
     output:
         rejected="results/summary/rejected.tsv",
     log:

@@ -1,15 +1,15 @@
-# What the run's targets are made of: the protected photos of every variant, the
-# metrics tables and the figures (the Snakefile's all and protect rules ask for
+# What the run's targets are made of: the protected photos and videos of every variant,
+# the metrics tables and the figures (the Snakefile's all and protect rules ask for
 # them), with the files each figure panel shows (rules/figures.smk).
 
 
 def figure_panel_ids():
     panels = config["figures"]["panels"]
     if isinstance(panels, int):
-        return sorted(IMAGES)[:panels]
-    unknown = [image_id for image_id in panels if image_id not in IMAGES]
+        return sorted(PHOTOS)[:panels]
+    unknown = [image_id for image_id in panels if image_id not in PHOTOS]
     if unknown:
-        raise WorkflowError(f"config key figures.panels: no image with id '{unknown[0]}'")
+        raise WorkflowError(f"config key figures.panels: no photo with id '{unknown[0]}'")
     return panels
 
 
@@ -53,10 +53,19 @@ def protected_outputs():
         shard_index(f"render_{scenario}", shard, variant)
         for variant in VARIANTS
         for scenario in ("scenario1", "scenario2")
-        for shard in SHARDS
+        for shard in stage_shards(f"render_{scenario}")
     ]
-    return [*indexes, "results/summary/rejected.tsv", *MISSING_FILES]
+    videos = [
+        f"results/final/{variant}/{scenario}/{video_id}.mp4"
+        for variant in VARIANTS
+        for scenario in ("scenario1", "scenario2")
+        for video_id in VIDEOS
+    ]
+    return [*indexes, *videos, "results/summary/rejected.tsv", *MISSING_FILES]
 
 
 def get_final_outputs():
-    return [*protected_outputs(), *METRICS_TABLES.values(), *figure_outputs()]
+    """Everything: protected photos and videos, their metrics, and the figures (of photos)."""
+    photos = [*METRICS_TABLES.values(), *figure_outputs()] if PHOTOS else []
+    videos = [VIDEO_METRICS_TABLE] if VIDEOS else []
+    return [*protected_outputs(), *photos, *videos]

@@ -1,0 +1,148 @@
+"""Rendering a video's frames, both scenarios, with the photo renderers and the video's tracks.
+
+Each frame gets the persons and faces records its tracks give it (``stage.frame_records``):
+one role per track, a major track's one generated face, boxes from memory where the
+detector missed a person or a face, so a frame the detector missed is protected as its
+neighbours are. Scenario 1's mosaic offsets are seeded by the video, not the frame, so
+the pattern holds still where the picture does.
+
+Scenario 1's caption and scene models may have run on keyframes only
+(``video.scenario1_every``): a frame between two keyframes takes the union of their
+object, word and scene masks (what either saw, where the picture moved between them),
+and every frame its persons component from the tracks at that frame.
+
+Each frame's decision log is a line of ``<video>.decisions.jsonl`` (the photo log, with
+``tracks``: each track there, its role, and whether its box and face were detected or
+remembered; scenario 2's regions name their track and source too).
+"""
+
+import functools
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import FILE_MODE, read_json, write_bytes_atomic
+from ..geometry import boxes_mask
+from ..images import load_rgb
+from ..masks.components import COMPONENTS
+from ..progress import tracked
+from ..render.output import decision_log, png_bytes
+from ..render.scenario1 import render_scenario1
+from ..render.scenario2 import render_scenario2
+from .stage import frame_records, with_track_sources
+
+CARRIED_NOTE = "carried from keyframes {}: scenario 1's models ran on every {}-th frame"
+
+
+def frame_tracks(persons, faces):
+    """The ``tracks`` field of a frame's decision log."""
+    face_of = {f["person"]: f for f in [*faces["faces"], *faces["other_faces"]]}
+    return [{"track": p["track"], "role": p["role"], "source": p["source"], "box_xyxy": p["box_xyxy"],
+             "face_xyxy": face_of[p["track"]]["box_xyxy"] if p["track"] in face_of else None,
+             "face_source": face_of[p["track"]]["source"] if p["track"] in face_of else None}
+            for p in persons["persons"]]
+
+
+class KeyframeMasks:
+    """Scenario 1's masks of each frame of a video from its keyframes' masks: ``masks_of(index)``
+    gives (component masks, masks record) of frame ``index``. ``paths(frame_id)`` gives the
+    (npz, json) of a keyframe's masks; keyframes are frames 0, every, 2 * every, ..."""
+
+    def __init__(self, tracks, paths, every):
+        self.tracks, self.paths, self.every = tracks, paths, every
+        self.n_frames = len(tracks["frames"])
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 (one object per job)
+    def _keyframe(self, index):
+        npz, record = self.paths(self.tracks["frames"][index])
+        with np.load(npz) as arrays:
+            masks = {name: arrays[name] for name in arrays.files}
+        return masks, read_json(record)
+
+    def keyframes_of(self, index):
+        """The keyframes frame ``index`` takes its masks from: itself, or those around it."""
+        before = index - index % self.every
+        after = before + self.every
+        return [before] if before == index or after >= self.n_frames else [before, after]
+
+    def masks_of(self, index, shape):
+        keys = self.keyframes_of(index)
+        loaded = [self._keyframe(key) for key in keys]
+        masks = {name: np.zeros(shape, bool) for name in COMPONENTS}
+        for key_masks, _ in loaded:
+            for name in COMPONENTS:
+                if key_masks[name].shape == shape:
+                    masks[name] |= key_masks[name]
+        persons, _ = frame_records(self.tracks, index)
+        masks["persons"] = boxes_mask([p["box_xyxy"] for p in persons["persons"]], *shape)
+        components = {}
+        for name in COMPONENTS:
+            notes = [record["components"][name]["note"] for _, record in loaded if record["components"]]
+            sources = [record["components"][name]["source"] for _, record in loaded if record["components"]]
+            note = "; ".join(n for n in notes if n) or None
+            if keys != [index] and name != "persons":
+                carried = CARRIED_NOTE.format(" and ".join(self.tracks["frames"][k] for k in keys), self.every)
+                note = f"{carried}{'; ' + note if note else ''}"
+            source = {"boxes": len(persons["persons"]), "tracks": True} if name == "persons" else (
+                sources[0] if len(sources) == 1 else {"keyframes": sources})
+            components[name] = {"pixels": int(masks[name].sum()), "source": source, "note": note}
+        return masks, {"components": components}
+
+
+def render_video(scenario, tracks, frame_paths, params, out_dir, decisions_path, fakes=None, keyframe_masks=None):
+    """Render every frame of a video (``tracks``: its tracks record; ``frame_paths``: the frames
+    read, in order) into ``out_dir``/<frame id>.png, and its decision logs, one JSON line per
+    frame, into ``decisions_path``. Scenario 2 needs ``fakes`` (the video's generated faces),
+    scenario 1 ``keyframe_masks`` (a ``KeyframeMasks``). Returns counts."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = {"frames": 0, "regions": 0, "memory_regions": 0}
+    decisions_path = Path(decisions_path)
+    decisions_path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=decisions_path.parent, prefix=f".{decisions_path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as lines:
+            for index, (frame_id, path) in enumerate(tracked(list(zip(tracks["frames"], frame_paths, strict=True)))):
+                image = load_rgb(path, params["max_image_pixels"])
+                persons, faces = frame_records(tracks, index)
+                if scenario == "scenario2":
+                    out, regions, zones, warnings = render_scenario2(image, persons, faces, fakes, params)
+                else:
+                    masks, record = keyframe_masks.masks_of(index, image.shape[:2])
+                    out, regions, zones, warnings = render_scenario1(image, masks, record, (persons, faces), params,
+                                                                     tracks["image_id"])
+                regions = with_track_sources(regions, persons, faces)
+                write_bytes_atomic(out_dir / f"{frame_id}.png", png_bytes(out))
+                log = decision_log(scenario, frame_id, "ok", None, params, regions, zones, warnings)
+                log["tracks"] = frame_tracks(persons, faces)
+                lines.write(json.dumps(log, ensure_ascii=False) + "\n")
+                counts["frames"] += 1
+                counts["regions"] += len(regions)
+                counts["memory_regions"] += sum(r.get("source") == "memory" for r in regions)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, decisions_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return counts
+
+
+def read_decisions(path):
+    """The per-frame decision logs of a video, in frame order."""
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def decision_changes(logs):
+    """How often a track's role changes from one frame it is in to the next one it is in."""
+    roles, changes = {}, 0
+    for log in logs:
+        for track in log.get("tracks", []):
+            before = roles.get(track["track"])
+            changes += before is not None and before != track["role"]
+            roles[track["track"]] = track["role"]
+    return changes
+
