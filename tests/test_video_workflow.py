@@ -26,7 +26,7 @@ from photoprivacy.video.intake import frame_id
 from photoprivacy.video.media import encode, probe
 from photoprivacy.video.render import read_decisions
 
-from conftest import MAX_PIXELS, REPO, SHARED_PHOTOS, planned_jobs, run_snakemake, small_config
+from conftest import MAX_PIXELS, REPO, SHARED_PHOTOS, planned_jobs, run_snakemake, schema_validator, small_config
 
 pytestmark = pytest.mark.workflow
 
@@ -137,8 +137,10 @@ def test_every_face_of_a_tracked_person_is_protected_in_every_frame(project):
 def test_a_track_keeps_one_role_and_one_generated_face(project):
     rows = pd.read_csv(project / "results" / "metrics" / "videos.csv")
     assert (rows["decision_changes"] == 0).all()
+    tracks_schema, decisions_schema = schema_validator("tracks.schema.json"), schema_validator("decisions.schema.json")
     for video in ("city_pan", "coco01_pan"):
         tracks = read_json(project / "results" / "tracks" / f"{video}.json")
+        tracks_schema.validate(tracks)
         majors = {t["track"]: t["fake"] for t in tracks["tracks"] if t["role"] == "major"}
         with np.load(project / "results" / "fakes" / "videos" / f"{video}.npz") as arrays:
             fakes = arrays["faces"]
@@ -149,6 +151,7 @@ def test_a_track_keeps_one_role_and_one_generated_face(project):
         logs = read_decisions(project / "results" / "final" / "default" / "scenario2" / f"{video}.decisions.jsonl")
         roles, faces = {}, {}
         for log in logs:
+            decisions_schema.validate(log)
             for region in log["regions"]:
                 if "track" in region:
                     roles.setdefault(region["track"], set()).add(region["why"]["role"])
@@ -217,3 +220,15 @@ def test_a_render_key_rerenders_and_reencodes_without_detecting_again(project):
     assert not stages & {"frames", "images", "detect", "persons", "faces", "tracks", "fakes_video", "caption",
                          "render_video_scenario1", "encode_video_scenario1"}, jobs
     assert jobs["render_video_scenario2_city_pan"] == jobs["encode_video_scenario2_coco01_pan"] == 1
+
+
+def test_with_keep_frames_false_the_protected_frames_are_deleted_once_encoded_and_evaluated(project):
+    """Last: it deletes one video's frames (video.keep_frames: false marks them temporary)."""
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["video"]["keep_frames"] = False
+    (project / "temporary.yaml").write_text(yaml.safe_dump(config))
+    final = project / "results" / "final" / "default" / "scenario2"
+    run_snakemake(project, "--configfile", "temporary.yaml", "--forcerun", "render_video_scenario2_coco01_pan",
+                  "results/metrics/videos/default/scenario2/coco01_pan.json")
+    assert not (final / "coco01_pan.frames").exists() and (final / "city_pan.frames").is_dir()
+    assert probe(final / "coco01_pan.mp4").frames == FPS * SECONDS

@@ -9,7 +9,8 @@ flicker-leak rate is their share of the frames. Faces outside every track (a per
 detector never found nearby) are counted apart, as untracked. dlib's identity check (with
 its flat-erase control) runs on every ``identity_every``-th frame, as on photos. Decision
 changes count how often a track's role changes along the video (the render keeps one per
-track, so this should be 0).
+track, so this should be 0), strength changes how often the block or sigma hiding a track's body
+changes from frame to frame (a face found on and off, or a box that grows, changes it).
 """
 
 import math
@@ -21,7 +22,7 @@ from ..evaluate.identity import identity_check
 from ..evaluate.stage import protected_masks
 from ..render.masking import clean, union
 from ..render.scenario1 import at_work_size
-from .render import decision_changes
+from .render import decision_changes, strength_changes
 
 FRAME_COLUMNS = ("video_id", "variant", "scenario", "frame", "image_id", "faces_tracked", "faces_untracked",
                  "faces_uncovered", "faces_obfuscated", "faces_redetected", "leak", "memory_tracks",
@@ -84,6 +85,7 @@ def video_summary(video_id, params, tracks, logs, rows, encoded):
         "video_id": video_id, "variant": params["variant"], "scenario": params["scenario"],
         "frames": frames, "tracks": tracks["summary"]["tracks"], "majors": tracks["summary"]["majors"],
         "memory_points": tracks["summary"]["memory_points"], "decision_changes": decision_changes(logs),
+        "strength_changes": strength_changes(logs),
         "leak_frames": leaks, "flicker_leak_rate": leaks / frames if frames else math.nan,
         "faces_tracked": sum(row["faces_tracked"] for row in rows),
         "faces_untracked": sum(row["faces_untracked"] for row in rows),

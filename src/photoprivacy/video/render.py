@@ -136,13 +136,25 @@ def read_decisions(path):
         return [json.loads(line) for line in lines if line.strip()]
 
 
+def _changes(logs, values_of):
+    """How often a track's value changes from one frame it has one in to the next; ``values_of(log)``
+    gives a frame's {track: value}."""
+    last, changes = {}, 0
+    for log in logs:
+        for track, value in values_of(log).items():
+            changes += track in last and last[track] != value
+            last[track] = value
+    return changes
+
+
 def decision_changes(logs):
     """How often a track's role changes from one frame it is in to the next one it is in."""
-    roles, changes = {}, 0
-    for log in logs:
-        for track in log.get("tracks", []):
-            before = roles.get(track["track"])
-            changes += before is not None and before != track["role"]
-            roles[track["track"]] = track["role"]
-    return changes
+    return _changes(logs, lambda log: {track["track"]: track["role"] for track in log.get("tracks", [])})
+
+
+def strength_changes(logs):
+    """How often the block side or blur sigma hiding a track's body changes from one frame to the next
+    it is hidden in (its ``person`` strength zone): a steady strength does not pulse."""
+    return _changes(logs, lambda log: {zone["person"]: (zone["block"], zone["sigma"])
+                                       for zone in log["strength_zones"] if zone["kind"] == "person"})
 
