@@ -1,6 +1,6 @@
 """Videos: what each stage costs per frame, and what ``video.scenario1_every`` saves and costs.
 
-    .venv/bin/python benchmarks/video.py [--every 1 5] [--keep]
+    .venv/bin/python benchmarks/video.py [--every 1 5] [--size tiny|full] [--keep]
 
 Runs the workflow (offline profile: tiny random models, the annotations detector with the
 hand-written boxes moved with the camera) on the video tests' project: pans with zoom across
@@ -9,6 +9,8 @@ city.jpg and coco01.jpg (10 fps, 2 s, audio), a photo and two bad videos, once p
 frames per scenario, then per run the seconds per frame of each stage from Snakemake's benchmark
 files (jobs over a video's frames; model jobs that also hold the photo are counted whole), and
 the share of each frame scenario 1 hides, against every frame's own masks (every = 1).
+With tiny models a model job's fixed cost (imports, model load) outweighs its frames; ``--size
+full`` (full-size random weights, models.offline_size) times the models at their real size.
 """
 
 import argparse
@@ -58,6 +60,7 @@ def hidden_share(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--every", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--size", choices=("tiny", "full"), default="tiny", help="models.offline_size")
     parser.add_argument("--keep", action="store_true", help="keep the project folders")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="video-bench-"))
@@ -68,6 +71,7 @@ def main():
         video_project(workdir)
         config = yaml.safe_load((workdir / "config.yaml").read_text())
         config["video"]["scenario1_every"] = every
+        config["models"]["offline_size"] = args.size
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         snakemake(workdir, "--configfile", "config.yaml")
         runs[every] = workdir / "results"
@@ -82,6 +86,10 @@ def main():
     print((table / frames).round(4).sort_index().to_string())
     scene = table.loc[[stage for stage in SCENE_STAGES if stage in table.index]].sum()
     print("\nscenario 1's models and masks, seconds per frame:", (scene / frames).round(4).to_dict())
+    for every, results in runs.items():
+        keyframes = sum(len(pd.read_csv(path, sep="\t")) for path in (results / "shards" / "caption").glob("*.tsv")
+                        if any(video in path.name for video in VIDEOS))
+        print(f"every {every}: {keyframes} of {frames} frames through scenario 1's models")
     for every, results in runs.items():
         share = {video: round(value, 4) for video, value in hidden_share(results).items()}
         print(f"every {every}: share of each frame hidden besides persons (mean):", share)

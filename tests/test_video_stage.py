@@ -73,6 +73,7 @@ def test_frames_are_named_by_their_source_number_and_keyframes_get_shards_of_the
     assert ids[:2] == ["clip.v2.frame000000", "clip.v2.frame000001"] and len(ids) == 10
     assert intake.frame_ids("a", record, 4) == ["a.frame000000", "a.frame000004", "a.frame000008"]
     assert intake.output_rate(record, 4) == 7.5
+    assert intake.frame_relpath("clips/clip.v2.mp4", ids[1]) == "clips/clip.v2.mp4#000001"
     shards = intake.video_shards("a", [f"f{i}" for i in range(10)], 3, 2)
     assert shards == {"a.key000": ["f0", "f3"], "a.key001": ["f6", "f9"],
                       "a.000": ["f1", "f2"], "a.001": ["f4", "f5"], "a.002": ["f7", "f8"]}

@@ -26,7 +26,16 @@ from photoprivacy.video.intake import frame_id
 from photoprivacy.video.media import encode, probe
 from photoprivacy.video.render import read_decisions
 
-from conftest import MAX_PIXELS, REPO, SHARED_PHOTOS, planned_jobs, run_snakemake, schema_validator, small_config
+from conftest import (
+    MAX_PIXELS,
+    REPO,
+    SHARED_PHOTOS,
+    make_pan_video,
+    planned_jobs,
+    run_snakemake,
+    schema_validator,
+    small_config,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -232,3 +241,14 @@ def test_with_keep_frames_false_the_protected_frames_are_deleted_once_encoded_an
                   "results/metrics/videos/default/scenario2/coco01_pan.json")
     assert not (final / "coco01_pan.frames").exists() and (final / "city_pan.frames").is_dir()
     assert probe(final / "coco01_pan.mp4").frames == FPS * SECONDS
+
+
+def test_a_folder_of_videos_only_plans_videos_and_their_metrics(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    make_pan_video(SHARED_PHOTOS / "coco01.jpg", photos / "clip.mov", seconds=1, fps=5)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(small_config(photos)))
+    jobs = planned_jobs(tmp_path, "--configfile", "config.yaml")
+    assert {"frames_clip", "tracks_clip", "fakes_video_clip", "video_metrics", "summarize_rejected"} <= set(jobs)
+    assert jobs["encode_video_scenario1_clip"] == jobs["encode_video_scenario2_clip"] == 1
+    assert not {"metrics", "figure_sweep", "figure_panel"} & set(jobs), jobs

@@ -167,7 +167,7 @@ def image_relpaths():
     else:
         folder = str(Path(config["input"]["images"])) + os.sep  # images were found below it
         known = {key: str(path).removeprefix(folder) for key, path in INPUTS.items()}
-    frames = {frame: f"{known[VIDEO_OF[frame]]}#{frame.rsplit('.frame', 1)[1]}" for frame in VIDEO_OF}
+    frames = {frame: intake.frame_relpath(known[VIDEO_OF[frame]], frame) for frame in VIDEO_OF}
     return {**{key: known[key] for key in PHOTOS}, **frames}
 
 

@@ -92,6 +92,12 @@ def frame_id(video_id, index):
     return f"{video_id}.frame{index:0{FRAME_DIGITS}d}"
 
 
+def frame_relpath(video_relpath, frame):
+    """How a frame is named to the user (and matched by the annotations detector's ``file_name``): its
+    video's path, '#', its number (``clips/walk.mp4#000012``)."""
+    return f"{video_relpath}#{frame.rsplit('.frame', 1)[1]}"
+
+
 def frame_numbers(record, step):
     """The source frame numbers the run reads (none for a rejected video)."""
     if record["status"] != "ok":
