@@ -75,14 +75,15 @@ def main():
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         snakemake(workdir, "--configfile", "config.yaml")
         runs[every] = workdir / "results"
-    first = runs[args.every[0]]
-    rows = pd.read_csv(first / "metrics" / "videos.csv")
-    print(rows[["video_id", "scenario", "frames", "tracks", "majors", "memory_points", "leak_frames",
-                "faces_tracked", "faces_uncovered", "faces_redetected", "decision_changes", "ssim_outside"]]
-          .to_string(index=False))
+    for every, results in runs.items():
+        rows = pd.read_csv(results / "metrics" / "videos.csv")
+        print(f"every {every}:")
+        print(rows[["video_id", "scenario", "frames", "tracks", "majors", "memory_points", "leak_frames",
+                    "faces_tracked", "faces_uncovered", "faces_redetected", "decision_changes", "strength_changes",
+                    "ssim_outside"]].to_string(index=False))
     frames = int(rows.drop_duplicates("video_id")["frames"].sum())
     table = pd.DataFrame({f"every {every}": stage_seconds(results) for every, results in runs.items()})
-    print(f"\nseconds per frame over {frames} frames (2 CPU threads, tiny models):")
+    print(f"\nseconds per frame over {frames} frames (2 CPU threads, {args.size} models):")
     print((table / frames).round(4).sort_index().to_string())
     scene = table.loc[[stage for stage in SCENE_STAGES if stage in table.index]].sum()
     print("\nscenario 1's models and masks, seconds per frame:", (scene / frames).round(4).to_dict())
