@@ -25,12 +25,7 @@ evaluators = Evaluators(faces=CenterFaceDetector(settings["face_threshold"], set
                         identity=FaceRecogniser())
 keyframe_masks = None
 if scenario == "scenario1":
-    patterns = snakemake.params.masks
-    keyframe_masks = KeyframeMasks(
-        tracks,
-        lambda frame: (patterns["npz"].format(image_id=frame), patterns["json"].format(image_id=frame)),
-        stage["scenario1_every"],
-    )
+    keyframe_masks = KeyframeMasks(tracks, snakemake.params.masks, stage["scenario1_every"], stage["object_predicates"])
 rows = []
 for index, (frame, decisions) in enumerate(tracked(list(zip(tracks["frames"], logs, strict=True)))):
     original = load_rgb(f"{snakemake.input.originals}/{frame}.png", stage["max_image_pixels"])

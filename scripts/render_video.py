@@ -15,12 +15,7 @@ if scenario == "scenario2":
     with np.load(snakemake.input.fakes) as arrays:
         fakes = arrays["faces"]
 else:
-    patterns = snakemake.params.masks
-    keyframe_masks = KeyframeMasks(
-        tracks,
-        lambda frame: (patterns["npz"].format(image_id=frame), patterns["json"].format(image_id=frame)),
-        stage["scenario1_every"],
-    )
+    keyframe_masks = KeyframeMasks(tracks, snakemake.params.masks, stage["scenario1_every"], stage["object_predicates"])
 counts = render_video(scenario, tracks, frame_paths, stage, snakemake.output.frames, snakemake.output.decisions,
                       fakes, keyframe_masks)
 log.info("%s %s: %s", tracks["image_id"], scenario, counts)

@@ -93,7 +93,7 @@ def test_extract_frames_writes_the_frames_read_and_refuses_a_changed_count(pan, 
 
 def persons_record(boxes, scores):
     return {"image_id": "f", "status": "ok", "reason": None, "image": {"width": 200, "height": 100},
-            "persons": [{"person": i, "box_xyxy": box, "final_score": score} for i, (box, score)
+            "persons": [{"person": i, "detection": i, "box_xyxy": box, "final_score": score} for i, (box, score)
                         in enumerate(zip(boxes, scores, strict=True))]}
 
 
@@ -173,26 +173,39 @@ def test_frame_records_give_the_renderers_one_person_per_track_and_annotate_sour
     assert strength_changes(logs) == 1  # track 0: 9, 9, 10, 10; track 1: 5, 5
 
 
-def test_keyframe_masks_carry_the_union_of_the_keyframes_around_and_persons_from_the_tracks(tmp_path):
+def test_keyframe_masks_move_related_objects_with_their_person_and_unite_the_maps(tmp_path):
     persons, faces = two_walkers()
     record = tracks_record("v", [f"v.f{i}" for i in range(5)], persons, faces, PARAMS)
-    for key, column in ((0, 0), (3, 5)):  # keyframes 0 and 3 (every 3) each see an object at another place
+    for key in (0, 3):  # keyframes (every 3) see A's bag beside A, and a scene map at another place each
         masks = {name: np.zeros((100, 200), bool) for name in COMPONENTS}
-        masks["objects"][50:60, column:column + 5] = True
-        masks["persons"][:] = True  # replaced by the tracks' boxes
+        masks["scene"][50:60, 5 * key:5 * key + 5] = True
+        masks["objects"][:] = masks["persons"][:] = True  # a keyframe's own; others get them moved or from tracks
         write_npz(tmp_path / f"{key}.npz", **masks)
         write_json(tmp_path / f"{key}.json", {"components": {
             name: {"pixels": 0, "source": {"key": key}, "note": None} for name in COMPONENTS}})
-    keyframes = KeyframeMasks(record, lambda frame: (tmp_path / f"{frame[-1]}.npz", tmp_path / f"{frame[-1]}.json"), 3)
+        a = persons[key]["persons"][0]["box_xyxy"]
+        write_json(tmp_path / f"{key}.detect.json", {"detections": [
+            {"index": 0, "box_xyxy": a}, {"index": 1, "box_xyxy": [140, 10, 180, 90]},
+            {"index": 2, "box_xyxy": [a[2], 40, a[2] + 10, 50]}, {"index": 3, "box_xyxy": [0, 0, 5, 5]}]})
+        write_json(tmp_path / f"{key}.relations.json", {"edges": [
+            {"person": 0, "object": 2, "predicate": "nearest"}, {"person": 1, "object": 3, "predicate": "overlaps"}]})
+    files = {"npz": str(tmp_path / "{image_id}.npz"), "json": str(tmp_path / "{image_id}.json"),
+             "detect_json": str(tmp_path / "{image_id}.detect.json"),
+             "relations_json": str(tmp_path / "{image_id}.relations.json")}
+    record["frames"] = ["0", "1", "2", "3", "4"]  # the files above are named by frame
+    keyframes = KeyframeMasks(record, files, 3, ["nearest", "action_object"])
     assert [keyframes.keyframes_of(i) for i in range(5)] == [[0], [0, 3], [0, 3], [3], [3]]
     masks, masks_record = keyframes.masks_of(2, (100, 200))
-    assert masks["objects"].sum() == 100 and masks["objects"][50:60, 0:10].all()
+    # A is at x 30-70 in frame 2: its bag, seen at x 50-60 (frame 0) and 80-90 (frame 3), is at 70-80.
+    assert masks["objects"].sum() == 100 and masks["objects"][40:50, 70:80].all()
+    assert masks["scene"].sum() == 100 and masks["scene"][50:60, 0:5].all() and masks["scene"][50:60, 15:20].all()
     assert masks["persons"].sum() == 40 * 80 * 2 and masks["persons"][10:90, 30:70].all()
-    objects = masks_record["components"]["objects"]
-    assert objects["source"] == {"keyframes": [{"key": 0}, {"key": 3}]}
-    assert objects["note"] == "carried from keyframes v.f0 and v.f3: scenario 1's models ran on every 3-th frame"
-    assert keyframes.masks_of(3, (100, 200))[1]["components"]["objects"] == {
-        "pixels": 50, "source": {"key": 3}, "note": None}
+    scene = masks_record["components"]["scene"]
+    assert scene["source"] == {"keyframes": [{"key": 0}, {"key": 3}]} and scene["pixels"] == 100
+    assert scene["note"].startswith("carried from keyframes 0 and 3: scenario 1's models ran on every 3-th frame")
+    own = keyframes.masks_of(3, (100, 200))
+    assert own[0]["objects"].all() and own[1]["components"]["scene"] == {"pixels": 50, "source": {"key": 3},
+                                                                         "note": None}
 
 
 class FixedFaces:

@@ -171,7 +171,8 @@ def render_video(cfg, scenario):
     video_version = STAGE_VERSIONS["render_video"]
     if scenario == "scenario2":
         return {**render_scenario2(cfg), "video_version": video_version}
-    return {**render_scenario1(cfg), "video_version": video_version, "scenario1_every": cfg["video"]["scenario1_every"]}
+    return {**render_scenario1(cfg), "video_version": video_version, "scenario1_every": cfg["video"]["scenario1_every"],
+            "object_predicates": cfg["masks"]["object_predicates"]}
 
 
 def encode_video(cfg):
@@ -189,4 +190,5 @@ def evaluate_video(cfg, scenario):
     if scenario == "scenario1":
         params["render"] = {key: cfg["render"]["scenario1"][key] for key in ("components", "clean_kernel", "resize")}
         params["scenario1_every"] = cfg["video"]["scenario1_every"]
+        params["object_predicates"] = cfg["masks"]["object_predicates"]
     return params

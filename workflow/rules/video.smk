@@ -104,6 +104,11 @@ for variant, cfg in VARIANTS.items():
                 directory(f"{final}.frames")
             )
             keyframe_shards = [shard for shard in VIDEO_SHARDS[video_id] if intake.is_keyframe_shard(video_id, shard)]
+            keyframe_files = {  # what scenario 1 reads of a keyframe (KeyframeMasks)
+                **{key: scoped(pattern, STAGE_GROUPS["masks"][variant]) for key, pattern in MASKS_OUTPUTS.items()},
+                "detect_json": DETECT_OUTPUTS["json"],
+                "relations_json": RELATIONS_OUTPUT,
+            }
             scenario_inputs = (
                 {
                     "fakes": scoped(VIDEO_FAKES_OUTPUT.format(video_id=video_id), STAGE_GROUPS["video_fakes"][variant]),
@@ -132,7 +137,7 @@ for variant, cfg in VARIANTS.items():
                 params:
                     stage=stage_params.render_video(cfg, scenario),
                     scenario=scenario,
-                    masks={key: scoped(pattern, STAGE_GROUPS["masks"][variant]) for key, pattern in MASKS_OUTPUTS.items()},
+                    masks=keyframe_files,
                 conda:
                     "../../envs/models.yaml"
                 script:
@@ -179,7 +184,7 @@ for variant, cfg in VARIANTS.items():
                     f"results/benchmarks/evaluate_video_{scenario}/{variant}/{video_id}.tsv"
                 params:
                     stage=stage_params.evaluate_video(cfg, scenario),
-                    masks={key: scoped(pattern, STAGE_GROUPS["masks"][variant]) for key, pattern in MASKS_OUTPUTS.items()},
+                    masks=keyframe_files,
                 threads: job_threads("evaluate")
                 resources:
                     **job_resources("evaluate", False),

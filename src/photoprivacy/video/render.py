@@ -7,9 +7,9 @@ neighbours are. Scenario 1's mosaic offsets are seeded by the video, not the fra
 the pattern holds still where the picture does.
 
 Scenario 1's caption and scene models may have run on keyframes only
-(``video.scenario1_every``): a frame between two keyframes takes the union of their
-object, word and scene masks (what either saw, where the picture moved between them),
-and every frame its persons component from the tracks at that frame.
+(``video.scenario1_every``): a frame between two keyframes takes the objects related to a
+person at either, moved with the person's track, the union of their word and scene maps
+(what either saw), and every frame its persons component from the tracks at that frame.
 
 Each frame's decision log is a line of ``<video>.decisions.jsonl`` (the photo log, with
 ``tracks``: each track there, its role, and whether its box and face were detected or
@@ -34,7 +34,8 @@ from ..render.scenario1 import render_scenario1
 from ..render.scenario2 import render_scenario2
 from .stage import frame_records, with_track_sources
 
-CARRIED_NOTE = "carried from keyframes {}: scenario 1's models ran on every {}-th frame"
+CARRIED_NOTE = ("carried from keyframes {}: scenario 1's models ran on every {}-th frame (related objects moved "
+                "with their person's track, word and scene maps the keyframes' union)")
 
 
 def frame_tracks(persons, faces):
@@ -47,20 +48,39 @@ def frame_tracks(persons, faces):
 
 
 class KeyframeMasks:
-    """Scenario 1's masks of each frame of a video from its keyframes' masks: ``masks_of(index)``
-    gives (component masks, masks record) of frame ``index``. ``paths(frame_id)`` gives the
-    (npz, json) of a keyframe's masks; keyframes are frames 0, every, 2 * every, ..."""
+    """Scenario 1's masks of each frame of a video from its keyframes' (frames 0, every, 2 * every, ...):
+    ``masks_of(index, shape)`` gives (component masks, masks record) of frame ``index``. ``files``
+    holds the per-image patterns of a keyframe's masks (npz, json), detections (detect_json) and
+    relations (relations_json); ``predicates`` are masks.object_predicates.
 
-    def __init__(self, tracks, paths, every):
-        self.tracks, self.paths, self.every = tracks, paths, every
+    Between keyframes, each object related to a person (a relations edge of ``predicates``) moves
+    with its person's track: its box at the keyframe, shifted as the track's box moved since. The
+    word and scene maps are the union of the two keyframes' (what either saw); persons come from
+    the tracks at the frame itself."""
+
+    def __init__(self, tracks, files, every, predicates):
+        self.tracks, self.files, self.every, self.predicates = tracks, files, every, set(predicates)
         self.n_frames = len(tracks["frames"])
 
     @functools.lru_cache(maxsize=4)  # noqa: B019 (one object per job)
     def _keyframe(self, index):
-        npz, record = self.paths(self.tracks["frames"][index])
-        with np.load(npz) as arrays:
+        frame = self.tracks["frames"][index]
+        path = {key: pattern.format(image_id=frame) for key, pattern in self.files.items()}
+        with np.load(path["npz"]) as arrays:
             masks = {name: arrays[name] for name in arrays.files}
-        return masks, read_json(record)
+        return masks, read_json(path["json"]), self._related_objects(index, path)
+
+    def _related_objects(self, index, path):
+        """(track or None, object box) of each object related to a person at keyframe ``index``."""
+        detections = {d["index"]: d for d in read_json(path["detect_json"]).get("detections", [])}
+        edges = [e for e in read_json(path["relations_json"]).get("edges", []) if e["predicate"] in self.predicates]
+        track_of = {}
+        for track in self.tracks["tracks"]:
+            point = track["points"][index - track["first"]] if track["first"] <= index <= track["last"] else None
+            if point is not None and point["detection"] is not None:
+                track_of[point["detection"]] = track
+        chosen = {(e["object"], e["person"]) for e in edges if e["object"] in detections}
+        return [(track_of.get(person), detections[obj]["box_xyxy"]) for obj, person in sorted(chosen)]
 
     def keyframes_of(self, index):
         """The keyframes frame ``index`` takes its masks from: itself, or those around it."""
@@ -68,28 +88,49 @@ class KeyframeMasks:
         after = before + self.every
         return [before] if before == index or after >= self.n_frames else [before, after]
 
+    def _moved_objects(self, key, index, objects, shape):
+        """The related objects of keyframe ``key`` as they are at frame ``index``: each moved as its
+        person's track moved (an object whose person has no track there stays where it was)."""
+        boxes = []
+        for track, box in objects:
+            shift = (0.0, 0.0)
+            if track is not None and track["first"] <= index <= track["last"]:
+                then = track["points"][key - track["first"]]["box_xyxy"]
+                now = track["points"][index - track["first"]]["box_xyxy"]
+                shift = ((now[0] + now[2] - then[0] - then[2]) / 2, (now[1] + now[3] - then[1] - then[3]) / 2)
+            boxes.append([box[0] + shift[0], box[1] + shift[1], box[2] + shift[0], box[3] + shift[1]])
+        return boxes_mask(boxes, *shape)
+
     def masks_of(self, index, shape):
         keys = self.keyframes_of(index)
-        loaded = [self._keyframe(key) for key in keys]
+        loaded = {key: self._keyframe(key) for key in keys}
         masks = {name: np.zeros(shape, bool) for name in COMPONENTS}
-        for key_masks, _ in loaded:
+        for key_masks, _, _ in loaded.values():
             for name in COMPONENTS:
                 if key_masks[name].shape == shape:
                     masks[name] |= key_masks[name]
+        if keys != [index]:  # objects where their persons are now, not where the keyframes saw them
+            masks["objects"] = np.zeros(shape, bool)
+            for key, (_, _, objects) in loaded.items():
+                masks["objects"] |= self._moved_objects(key, index, objects, shape)
         persons, _ = frame_records(self.tracks, index)
         masks["persons"] = boxes_mask([p["box_xyxy"] for p in persons["persons"]], *shape)
+        return masks, {"components": self._components(index, keys, loaded, masks, len(persons["persons"]))}
+
+    def _components(self, index, keys, loaded, masks, n_persons):
+        """The masks record's components of frame ``index``: pixels, sources and notes."""
+        records = [record for _, record, _ in loaded.values() if record["components"]]
         components = {}
         for name in COMPONENTS:
-            notes = [record["components"][name]["note"] for _, record in loaded if record["components"]]
-            sources = [record["components"][name]["source"] for _, record in loaded if record["components"]]
-            note = "; ".join(n for n in notes if n) or None
+            note = "; ".join(n for n in (r["components"][name]["note"] for r in records) if n) or None
             if keys != [index] and name != "persons":
                 carried = CARRIED_NOTE.format(" and ".join(self.tracks["frames"][k] for k in keys), self.every)
                 note = f"{carried}{'; ' + note if note else ''}"
-            source = {"boxes": len(persons["persons"]), "tracks": True} if name == "persons" else (
+            sources = [r["components"][name]["source"] for r in records]
+            source = {"boxes": n_persons, "tracks": True} if name == "persons" else (
                 sources[0] if len(sources) == 1 else {"keyframes": sources})
             components[name] = {"pixels": int(masks[name].sum()), "source": source, "note": note}
-        return masks, {"components": components}
+        return components
 
 
 def render_video(scenario, tracks, frame_paths, params, out_dir, decisions_path, fakes=None, keyframe_masks=None):

@@ -51,7 +51,8 @@ def tracks_record(video_id, frame_ids, persons_records, faces_records, params):
             "track": track.track_id, "role": role,
             "importance": round(float(np.mean([importance(p) for p in track.detected()])), 6),
             "fake": fake, "first": track.first, "last": track.last,
-            "points": [_point_entry(point, face) for point, face in zip(track.points, faces, strict=True)],
+            "points": [_point_entry(point, face, persons_records) for point, face in zip(track.points, faces,
+                                                                                        strict=True)],
         })
     return {
         "image_id": video_id, "status": "ok", "reason": None,
@@ -63,10 +64,12 @@ def tracks_record(video_id, frame_ids, persons_records, faces_records, params):
     }
 
 
-def _point_entry(point, face):
+def _point_entry(point, face, persons_records):
     box, source = face if face is not None else (None, None)
+    detection = None if point.detection is None else persons_records[point.frame]["persons"][point.detection]
     return {"frame": point.frame, "box_xyxy": [round(v, 3) for v in point.box], "source": point.source,
-            "person": point.detection, "face_xyxy": box, "face_source": source}
+            "person": point.detection, "detection": None if detection is None else detection["detection"],
+            "face_xyxy": box, "face_source": source}
 
 
 def _found_faces(track, persons_records, faces_records):
