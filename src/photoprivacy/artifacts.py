@@ -4,6 +4,7 @@ Every file is written to a temporary name in the target folder and renamed
 into place, so an interrupted job never leaves a file that looks complete.
 """
 
+import contextlib
 import functools
 import importlib.metadata
 import io
@@ -26,18 +27,26 @@ FILE_MODE = 0o666 & ~_UMASK
 PROVENANCE_PACKAGES = ("photoprivacy", "torch", "transformers", "timm", "numpy", "pillow")
 
 
-def write_bytes_atomic(path, data):
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path in ``path``'s folder to write; renamed to ``path`` when the block ends
+    without an error, deleted when it raises. Writers that stream (ffmpeg, a log of lines) use it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
+        yield Path(tmp)
         os.chmod(tmp, FILE_MODE)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path, data):
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def give_usual_read_access(path):

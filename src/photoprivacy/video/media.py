@@ -15,7 +15,6 @@ turns the stored picture clockwise. ffmpeg prints the display matrix counter-clo
 import contextlib
 import functools
 import itertools
-import os
 import re
 import subprocess
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from ..artifacts import FILE_MODE
+from ..artifacts import atomic_path
 from ..errors import VideoRejected
 
 VIDEO_EXTENSIONS = ("mp4", "mov", "mkv", "avi")
@@ -202,9 +201,6 @@ def encode(frames, path, fps, audio_from=None, codec="libx264", crf=18, pix_fmt=
     if pix_fmt.startswith(("yuv", "nv")):
         filters.append(_BT709)
     audio_input, audio_args, audio = _audio_plan(audio_from)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
     command = [_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}",
                "-framerate", str(frame_rate), "-i", "pipe:0", *audio_input,
@@ -212,14 +208,9 @@ def encode(frames, path, fps, audio_from=None, codec="libx264", crf=18, pix_fmt=
                "-c:v", codec, "-crf", str(crf), "-pix_fmt", pix_fmt,
                "-map_metadata", "-1", "-map_chapters", "-1",
                "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
-               "-movflags", "+faststart", "-f", "mp4", str(Path(tmp).absolute())]
-    try:
-        count = _pipe_frames(command, itertools.chain([first], frames), first.shape, path)
-        os.chmod(tmp, FILE_MODE)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+               "-movflags", "+faststart", "-f", "mp4"]
+    with atomic_path(path) as tmp:
+        count = _pipe_frames([*command, str(tmp.absolute())], itertools.chain([first], frames), first.shape, path)
     return {"path": str(path), "frames": count, "width": out_width, "height": out_height,
             "fps": float(frame_rate), "frame_rate": str(frame_rate), "codec": codec, "crf": crf,
             "pix_fmt": pix_fmt, "audio": audio, "seconds": round(time.perf_counter() - started, 3)}

@@ -18,13 +18,11 @@ remembered; scenario 2's regions name their track and source too).
 
 import functools
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import FILE_MODE, read_json, write_bytes_atomic
+from ..artifacts import atomic_path, read_json, write_bytes_atomic
 from ..geometry import boxes_mask
 from ..images import load_rgb
 from ..masks.components import COMPONENTS
@@ -141,33 +139,24 @@ def render_video(scenario, tracks, frame_paths, params, out_dir, decisions_path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {"frames": 0, "regions": 0, "memory_regions": 0}
-    decisions_path = Path(decisions_path)
-    decisions_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=decisions_path.parent, prefix=f".{decisions_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as lines:
-            for index, (frame_id, path) in enumerate(tracked(list(zip(tracks["frames"], frame_paths, strict=True)))):
-                image = load_rgb(path, params["max_image_pixels"])
-                persons, faces = frame_records(tracks, index)
-                if scenario == "scenario2":
-                    out, regions, zones, warnings = render_scenario2(image, persons, faces, fakes, params)
-                else:
-                    masks, record = keyframe_masks.masks_of(index, image.shape[:2])
-                    out, regions, zones, warnings = render_scenario1(image, masks, record, (persons, faces), params,
-                                                                     tracks["image_id"])
-                regions = with_track_sources(regions, persons, faces)
-                write_bytes_atomic(out_dir / f"{frame_id}.png", png_bytes(out))
-                log = decision_log(scenario, frame_id, "ok", None, params, regions, zones, warnings)
-                log["tracks"] = frame_tracks(persons, faces)
-                lines.write(json.dumps(log, ensure_ascii=False) + "\n")
-                counts["frames"] += 1
-                counts["regions"] += len(regions)
-                counts["memory_regions"] += sum(r.get("source") == "memory" for r in regions)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, decisions_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(decisions_path) as tmp, open(tmp, "w", encoding="utf-8") as lines:
+        for index, (frame_id, path) in enumerate(tracked(list(zip(tracks["frames"], frame_paths, strict=True)))):
+            image = load_rgb(path, params["max_image_pixels"])
+            persons, faces = frame_records(tracks, index)
+            if scenario == "scenario2":
+                out, regions, zones, warnings = render_scenario2(image, persons, faces, fakes, params)
+            else:
+                masks, record = keyframe_masks.masks_of(index, image.shape[:2])
+                out, regions, zones, warnings = render_scenario1(image, masks, record, (persons, faces), params,
+                                                                 tracks["image_id"])
+            regions = with_track_sources(regions, persons, faces)
+            write_bytes_atomic(out_dir / f"{frame_id}.png", png_bytes(out))
+            log = decision_log(scenario, frame_id, "ok", None, params, regions, zones, warnings)
+            log["tracks"] = frame_tracks(persons, faces)
+            lines.write(json.dumps(log, ensure_ascii=False) + "\n")
+            counts["frames"] += 1
+            counts["regions"] += len(regions)
+            counts["memory_regions"] += sum(r.get("source") == "memory" for r in regions)
     return counts
 
 
