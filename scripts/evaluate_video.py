@@ -6,12 +6,12 @@ import torch
 
 from photoprivacy.artifacts import read_json, write_bytes_atomic, write_json
 from photoprivacy.evaluate.identity import FaceRecogniser
-from photoprivacy.evaluate.stage import Evaluators
+from photoprivacy.evaluate.stage import Evaluators, protected_masks
 from photoprivacy.faces.detectors import CenterFaceDetector
 from photoprivacy.images import load_rgb
 from photoprivacy.joblog import log_to_file
 from photoprivacy.progress import tracked
-from photoprivacy.video.evaluate import FRAME_COLUMNS, frame_areas, measure_frame, video_summary
+from photoprivacy.video.evaluate import FRAME_COLUMNS, measure_frame, video_summary
 from photoprivacy.video.media import probe
 from photoprivacy.video.render import KeyframeMasks, read_decisions
 
@@ -31,7 +31,7 @@ for index, (frame, decisions) in enumerate(tracked(list(zip(tracks["frames"], lo
     original = load_rgb(f"{snakemake.input.originals}/{frame}.png", stage["max_image_pixels"])
     protected = load_rgb(f"{snakemake.input.frames}/{frame}.png", stage["max_image_pixels"])
     masks = keyframe_masks.masks_of(index, original.shape[:2])[0] if keyframe_masks else None
-    areas = frame_areas(scenario, original.shape, decisions, masks, stage.get("render"))
+    areas = protected_masks(scenario, original.shape, decisions, masks, stage.get("render"))
     row = measure_frame(original, protected, decisions, areas, stage, evaluators,
                         index % stage["identity_every"] == 0)
     rows.append({"video_id": tracks["image_id"], "variant": stage["variant"], "scenario": scenario, "frame": index,

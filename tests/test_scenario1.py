@@ -5,7 +5,7 @@ import pytest
 
 from photoprivacy.evaluate.stage import protected_masks
 from photoprivacy.masks.components import caption_word_indices, words_mask
-from photoprivacy.masks.stage import build_masks
+from photoprivacy.masks.stage import build_masks, read_masks
 from photoprivacy.relations.stage import relations_record
 from photoprivacy.render.scenario1 import render_scenario1
 
@@ -171,5 +171,5 @@ def test_336_quirk_works_at_336(tmp_path):
     np.testing.assert_array_equal(full[336:], image[336:])
     # The evaluation measures on the same 336 px mask the renderer used.
     np.savez(tmp_path / "masks.npz", **masks)
-    obfuscated, protected = protected_masks("scenario1", image.shape, None, tmp_path / "masks.npz", params)
+    obfuscated, protected = protected_masks("scenario1", image.shape, None, read_masks(tmp_path / "masks.npz"), params)
     assert obfuscated.shape == (336, 336) and obfuscated.sum() == 168 * 168 and obfuscated[:168, :168].all()

@@ -45,8 +45,8 @@ def atomic_path(path):
 
 
 def write_bytes_atomic(path, data):
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write(data)
 
 
 def give_usual_read_access(path):

@@ -36,6 +36,7 @@ from ..artifacts import read_json
 from ..errors import ImageRejected
 from ..geometry import boxes_mask
 from ..images import load_rgb
+from ..masks.stage import read_masks
 from ..pipeline import batches, prefetched
 from ..progress import progress_of
 from ..render.masking import clean, union
@@ -92,11 +93,11 @@ def per_thread(evaluators):
         evaluators.spare_copies.extend(taken)
 
 
-def protected_masks(scenario, shape, decisions, masks_npz=None, params=None):
-    """(obfuscated, protected) boolean masks of the pixels the renderer worked on."""
+def protected_masks(scenario, shape, decisions, masks=None, params=None):
+    """(obfuscated, protected) boolean masks of the pixels the renderer worked on: scenario 1's
+    cleaned union of the enabled components of ``masks`` (component -> mask, as rendered), scenario
+    2's changed regions of the decision log."""
     if scenario == "scenario1":
-        with np.load(masks_npz) as arrays:
-            masks = {name: arrays[name] for name in arrays.files}
         _, masks = at_work_size(None, masks, params.get("resize"))
         cleaned = clean(union(masks, params["components"]), params["clean_kernel"])
         return cleaned, cleaned
@@ -156,7 +157,8 @@ def measure(item, original, protected, decisions, params, evaluators, detected=N
     model calls."""
     settings = params["evaluate"]
     obfuscated, protected_area = protected_masks(params["scenario"], original.shape, decisions,
-                                                 item.get("masks_npz"), params.get("render"))
+                                                 read_masks(item["masks_npz"]) if "masks_npz" in item else None,
+                                                 params.get("render"))
     scale = (protected.shape[1] / original.shape[1], protected.shape[0] / original.shape[0])
     _, protected_area = metrics.match_size(original, protected_area, protected.shape)
     original, obfuscated = metrics.match_size(original, obfuscated, protected.shape)

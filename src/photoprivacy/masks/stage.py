@@ -47,6 +47,12 @@ def build_masks(detection, relations, caption, word_maps, language, scene, relev
     return masks, record
 
 
+def read_masks(path):
+    """Component name -> mask, from the npz this stage writes."""
+    with np.load(path) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
 def run_masks_shard(items, params):
     """items: dicts with detect_json, relations_json, caption_json, caption_npz, language_json,
     scene_json, scene_npz, npz and json (outputs)."""

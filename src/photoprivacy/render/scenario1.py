@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..artifacts import read_json
+from ..masks.stage import read_masks
 from ..progress import tracked
 from ..seeds import derived_seed
 from .masking import blend_through, clean, feather, obfuscate_masked, union
@@ -101,9 +102,7 @@ def run_render_scenario1_shard(items, params, max_pixels):
         return item["id"], record["status"], record["reason"], record
 
     def render(image, item, record):
-        with np.load(item["masks_npz"]) as arrays:
-            masks = {name: arrays[name] for name in arrays.files}
         people = read_json(item["persons_json"]), read_json(item["faces_json"])
-        return render_scenario1(image, masks, record, people, params, item["id"])
+        return render_scenario1(image, read_masks(item["masks_npz"]), record, people, params, item["id"])
 
     return render_shard(tracked(items), "scenario1", params, max_pixels, upstream, render)

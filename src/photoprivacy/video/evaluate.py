@@ -19,21 +19,11 @@ import numpy as np
 
 from ..evaluate import metrics
 from ..evaluate.identity import identity_check
-from ..evaluate.stage import protected_masks
-from ..render.masking import clean, union
-from ..render.scenario1 import at_work_size
 from .render import decision_changes, strength_changes
 
 FRAME_COLUMNS = ("video_id", "variant", "scenario", "frame", "image_id", "faces_tracked", "faces_untracked",
                  "faces_uncovered", "faces_obfuscated", "faces_redetected", "leak", "memory_tracks",
                  "faces_checked", "identity_kept", "erased_kept", "ssim_outside")
-
-
-def scenario1_area(masks, params):
-    """The pixels scenario 1 changed in a frame: the cleaned union of the enabled components."""
-    _, masks = at_work_size(None, masks, params.get("resize"))
-    area = clean(union(masks, params["components"]), params["clean_kernel"])
-    return area, area
 
 
 def in_any(box, boxes):
@@ -67,13 +57,6 @@ def measure_frame(original, protected, decisions, areas, params, evaluators, che
         row.update(faces_checked=identity["faces_checked"], identity_kept=int(identity["identity_kept"]),
                    erased_kept=int(sum(d < 0.6 for d in identity["erased_distances"])))
     return row
-
-
-def frame_areas(scenario, shape, decisions, masks=None, params=None):
-    """(obfuscated, protected) masks of a frame, as for a photo."""
-    if scenario == "scenario1":
-        return scenario1_area(masks, params)
-    return protected_masks("scenario2", shape, decisions)
 
 
 def video_summary(video_id, params, tracks, logs, rows, encoded):

@@ -26,6 +26,7 @@ from ..artifacts import atomic_path, read_json, write_bytes_atomic
 from ..geometry import boxes_mask
 from ..images import load_rgb
 from ..masks.components import COMPONENTS
+from ..masks.stage import read_masks
 from ..progress import tracked
 from ..render.output import decision_log, png_bytes
 from ..render.scenario1 import render_scenario1
@@ -64,9 +65,7 @@ class KeyframeMasks:
     def _keyframe(self, index):
         frame = self.tracks["frames"][index]
         path = {key: pattern.format(image_id=frame) for key, pattern in self.files.items()}
-        with np.load(path["npz"]) as arrays:
-            masks = {name: arrays[name] for name in arrays.files}
-        return masks, read_json(path["json"]), self._related_objects(index, path)
+        return read_masks(path["npz"]), read_json(path["json"]), self._related_objects(index, path)
 
     def _related_objects(self, index, path):
         """(track or None, object box) of each object related to a person at keyframe ``index``."""
