@@ -225,7 +225,9 @@ def test_measure_frame_counts_uncovered_and_redetected_faces_of_tracked_persons(
     original, protected = np.zeros((100, 200, 3), np.uint8), np.full((100, 200, 3), 7, np.uint8)
     obfuscated = np.zeros((100, 200), bool)
     obfuscated[0:50, 0:100] = True
-    decisions = {"tracks": [{"box_xyxy": [0, 0, 150, 100], "source": "memory", "face_source": None}]}
+    decisions = {"tracks": [{"box_xyxy": [0, 0, 150, 100], "source": "memory", "face_source": None}],
+                 "strength_zones": [{"box_xyxy": [0, 0, 150, 100], "block": 4, "sigma": None},
+                                    {"box_xyxy": [50, 0, 100, 50], "block": 5, "sigma": None}]}
     faces_before = [[10, 10, 30, 30], [60, 10, 80, 30], [120, 60, 140, 80], [170, 10, 190, 30]]
     faces_after = [[11, 11, 31, 31]]  # the first face, found again where it was obfuscated
     evaluators = Evaluators(faces=FixedFaces(faces_before, faces_after))
@@ -237,3 +239,5 @@ def test_measure_frame_counts_uncovered_and_redetected_faces_of_tracked_persons(
                                       "faces_redetected", "leak", "memory_tracks")} == {
         "faces_tracked": 3, "faces_untracked": 1, "faces_uncovered": 1, "faces_obfuscated": 2,
         "faces_redetected": 1, "leak": True, "memory_tracks": 1}
+    # The two obfuscated faces, 20 px wide, under 4 px and 5 px blocks (the zone painted last wins).
+    assert (row["blocks"], row["blocks_across_min"], row["blocks_across_median"]) == ([5.0, 4.0], 4.0, 4.5)
