@@ -158,13 +158,12 @@ def test_files_placed_by_hand_with_0600_become_readable(tmp_path):
 def test_an_interrupted_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
     target = tmp_path / "table.csv"
     write_bytes_atomic(target, b"old,complete\n")
-    real_fdopen = os.fdopen
 
     class Interrupted(OSError):
         pass
 
-    def half_then_fail(handle, mode):
-        out = real_fdopen(handle, mode)
+    def half_then_fail(path, mode):
+        out = open(path, mode)  # noqa: SIM115 - handed to the writer, which closes it
         real_write = out.write
 
         def write(data):
@@ -174,7 +173,7 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temp_file(tmp_path, mon
         out.write = write
         return out
 
-    monkeypatch.setattr(artifacts.os, "fdopen", half_then_fail)
+    monkeypatch.setattr(artifacts, "open", half_then_fail, raising=False)  # the writer's open() only
     with pytest.raises(Interrupted):
         write_bytes_atomic(target, b"new,longer,content\n" * 100)
     assert target.read_bytes() == b"old,complete\n"
